@@ -1,0 +1,87 @@
+// `npm run bench`: deepcard against llama.cpp (node-llama-cpp 3.21.1, CPU, 2 threads) on the same
+// full-shape random-weight GGUFs, alternating engines within every repetition; prints pp and tg
+// tokens/s of both, their ratio (medians), and peak resident memory.
+//
+// Options (environment): BENCH_TYPES=Q4_0,Q8_0,Q4_K  BENCH_REPS=3  BENCH_PP=512  BENCH_TG=128
+//                        BENCH_THREADS=2  BENCH_DIR=.cache/bench  BENCH_OUT=<json file>
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureFixture, fixtureName } from '../dist/fixtures/fixtures.js';
+import { GGMLType } from '../dist/formats/ggml-types.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const env = process.env;
+const TYPES = (env.BENCH_TYPES ?? 'Q4_0,Q8_0,Q4_K').split(',');
+const REPS = Number(env.BENCH_REPS ?? 3);
+const PP = Number(env.BENCH_PP ?? 512);
+const TG = Number(env.BENCH_TG ?? 128);
+const THREADS = Number(env.BENCH_THREADS ?? 2);
+const DIR = env.BENCH_DIR ?? path.join(root, '.cache', 'bench');
+const MODELS = [{ family: 'qwen2', label: 'R1-Distill-Qwen-1.5B shape', vocab: 151643 }];
+
+const median = (xs) => {
+  const s = xs.filter((x) => x != null).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function runJson(cmd, args) {
+  const out = execFileSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const line = out.trim().split('\n').pop();
+  return JSON.parse(line);
+}
+
+function deepcardOnce(file) {
+  return runJson(process.execPath, [path.join(root, 'bin', 'deepcard.js'), 'bench', file, '--pp', String(PP), '--tg', String(TG), '--reps', '1', '--threads', String(THREADS), '--json']);
+}
+
+function llamaOnce(file, vocab) {
+  return runJson(process.execPath, [path.join(root, 'bench', 'llama-bench.js'), file, String(PP), String(TG), String(THREADS), String(vocab)]);
+}
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`deepcard bench: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+console.log(`pp${PP} / tg${TG}, ${THREADS} threads, ${REPS} repetitions (medians), engines alternate within each repetition\n`);
+const results = [];
+for (const m of MODELS) {
+  for (const typeName of TYPES) {
+    const type = GGMLType[typeName];
+    const opts = { family: m.family, size: 'full', type };
+    const file = path.join(DIR, fixtureName(opts));
+    if (!fs.existsSync(file)) {
+      process.stderr.write(`generating ${file} ...\n`);
+      ensureFixture(DIR, opts);
+    }
+    const runs = { deepcard: [], llama: [] };
+    for (let r = 0; r < REPS; r++) {
+      process.stderr.write(`${typeName} rep ${r + 1}/${REPS}: llama.cpp ... `);
+      runs.llama.push(llamaOnce(file, m.vocab));
+      process.stderr.write(`pp ${runs.llama.at(-1).pp_tps.toFixed(1)} tg ${runs.llama.at(-1).tg_tps?.toFixed(2)}; deepcard ... `);
+      runs.deepcard.push(deepcardOnce(file));
+      process.stderr.write(`pp ${runs.deepcard.at(-1).pp_tps.toFixed(1)} tg ${runs.deepcard.at(-1).tg_tps?.toFixed(2)}\n`);
+    }
+    const row = {
+      model: m.label, type: typeName, file: path.basename(file), bytes: fs.statSync(file).size,
+      deepcard: { pp: median(runs.deepcard.map((x) => x.pp_tps)), tg: median(runs.deepcard.map((x) => x.tg_tps)), rss_kb: median(runs.deepcard.map((x) => x.max_rss_kb)) },
+      llama: { pp: median(runs.llama.map((x) => x.pp_tps)), tg: median(runs.llama.map((x) => x.tg_tps)), rss_kb: median(runs.llama.map((x) => x.max_rss_kb)) },
+      runs,
+    };
+    row.ratio = { pp: row.deepcard.pp / row.llama.pp, tg: row.deepcard.tg / row.llama.tg, rss: row.deepcard.rss_kb / row.llama.rss_kb };
+    results.push(row);
+  }
+}
+
+const f = (x, d = 1) => (x == null ? 'n/a' : x.toFixed(d));
+console.log('| model | type | pp deepcard | pp llama.cpp | pp ratio | tg deepcard | tg llama.cpp | tg ratio | RSS deepcard / llama.cpp |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of results) {
+  console.log(`| ${r.model} | ${r.type} | ${f(r.deepcard.pp)} | ${f(r.llama.pp)} | ${f(r.ratio.pp, 2)}x | ${f(r.deepcard.tg, 2)} | ${f(r.llama.tg, 2)} | ${f(r.ratio.tg, 2)}x | ${f(r.deepcard.rss_kb / 1024, 0)} / ${f(r.llama.rss_kb / 1024, 0)} MiB (${f(r.ratio.rss, 2)}x) |`);
+}
+const out = env.BENCH_OUT ?? path.join(DIR, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cpu, cores: os.cpus().length, node: process.version, pp: PP, tg: TG, threads: THREADS, reps: REPS, results }, null, 2));
+console.log(`\nraw results: ${path.relative(root, out)}`);

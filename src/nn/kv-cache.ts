@@ -1,0 +1,71 @@
+/**
+ * KV cache for standard (MHA/GQA) attention: per layer one K tensor [capacity, nKv * headDimK] and
+ * one V tensor [capacity, nKv * headDimV] in F32. Row index = position in the sequence, so the
+ * attention op's causal rule (query at position p reads rows 0..p) needs no extra bookkeeping.
+ */
+import type { Backend, Tensor } from '../ops/types.js';
+import type { SequenceState } from '../models/types.js';
+
+export interface KvLayout {
+  readonly nLayer: number;
+  /** Floats per position per layer for K and for V. */
+  readonly kWidth: number;
+  readonly vWidth: number;
+}
+
+export function kvBytesPerToken(l: KvLayout): number {
+  return l.nLayer * (l.kWidth + l.vWidth) * 4;
+}
+
+export class KvCache implements SequenceState {
+  readonly k: Tensor[] = [];
+  readonly v: Tensor[] = [];
+  private len = 0;
+  private disposed = false;
+
+  constructor(private readonly backend: Backend, readonly layout: KvLayout, readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`KV cache capacity must be a positive integer, got ${capacity}`);
+    try {
+      for (let i = 0; i < layout.nLayer; i++) {
+        this.k.push(backend.allocF32([capacity, layout.kWidth], `cache.k.${i}`)); // [S, nKv*dk]
+        this.v.push(backend.allocF32([capacity, layout.vWidth], `cache.v.${i}`)); // [S, nKv*dv]
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  get length(): number {
+    return this.len;
+  }
+
+  /** Called by the model after writing rows [length, length + n). */
+  advance(n: number): void {
+    if (this.len + n > this.capacity) throw new Error(`KV cache overflow: ${this.len} + ${n} > ${this.capacity}`);
+    this.len += n;
+  }
+
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.len) throw new Error(`cannot truncate cache of ${this.len} to ${n}`);
+    this.len = n;
+  }
+
+  /** Rows [pos, pos + n) of layer i's K and V, as [n, width] views. */
+  rows(layer: number, pos: number, n: number): { k: Tensor; v: Tensor } {
+    const { kWidth, vWidth } = this.layout;
+    return {
+      k: this.backend.view(this.k[layer]!, pos * kWidth, [n, kWidth]),
+      v: this.backend.view(this.v[layer]!, pos * vWidth, [n, vWidth]),
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.k) this.backend.free(t);
+    for (const t of this.v) this.backend.free(t);
+    this.k.length = 0;
+    this.v.length = 0;
+  }
+}
