@@ -12,6 +12,8 @@ export interface Io {
   out(s: string): void;
   err(s: string): void;
   readonly isTTY: boolean;
+  /** stderr is a terminal (progress lines are only drawn there). */
+  readonly errTTY?: boolean;
 }
 
 export function formatBytes(n: number): string {
@@ -181,10 +183,10 @@ export async function cmdBench(argv: string[], io: Io): Promise<number> {
   const m = await openModel(path, {
     threads: intOpt(values, 'threads', 1, 256),
     maxBatch: Math.max(pp, 1),
-    onProgress: (a, b) => io.err(`\rloading ${formatBytes(a)} / ${formatBytes(b)}`),
+    onProgress: io.errTTY ? (a, b) => io.err(`\rloading ${formatBytes(a)} / ${formatBytes(b)}`) : undefined,
   });
   const loadMs = performance.now() - t0;
-  io.err('\n');
+  if (io.errTTY) io.err('\n');
   const ppTps: number[] = [];
   const tgTps: number[] = [];
   try {
@@ -195,14 +197,14 @@ export async function cmdBench(argv: string[], io: Io): Promise<number> {
       const state = m.model.newSequence(pp + tg + 1);
       try {
         const prompt = Int32Array.from({ length: pp }, () => Math.floor(rnd() * V));
-        io.err(`\rrep ${r + 1}/${reps}: pp${pp} ...          `);
+        io.err(`${io.errTTY ? '\r' : ''}rep ${r + 1}/${reps}: pp${pp} ...${io.errTTY ? '          ' : '\n'}`);
         let t = performance.now();
         let logits = m.model.forward(prompt, state, { logits: 'last' });
         ppTps.push(pp / ((performance.now() - t) / 1000));
         if (tg > 0) {
           t = performance.now();
           for (let i = 0; i < tg; i++) {
-            if (i % 16 === 0) io.err(`\rrep ${r + 1}/${reps}: pp${pp} ${ppTps[r]!.toFixed(1)} t/s, tg ${i}/${tg} ...   `);
+            if (i % 16 === 0 && io.errTTY) io.err(`\rrep ${r + 1}/${reps}: pp${pp} ${ppTps[r]!.toFixed(1)} t/s, tg ${i}/${tg} ...   `);
             logits = m.model.forward(Int32Array.of(argmax(logits)), state, { logits: 'last' });
           }
           tgTps.push(tg / ((performance.now() - t) / 1000));
@@ -214,7 +216,7 @@ export async function cmdBench(argv: string[], io: Io): Promise<number> {
   } finally {
     await m.dispose();
   }
-  io.err('\r' + ' '.repeat(60) + '\r');
+  if (io.errTTY) io.err('\r' + ' '.repeat(60) + '\r');
   const result = {
     model: path,
     threads: m.backend.threads,

@@ -51,13 +51,13 @@ async function openEngine(values: Parsed['values'], path: string, io: Io): Promi
     threads: intOpt(values, 'threads', 1, 256),
     contextLength: intOpt(values, 'ctx', 2, 1 << 24),
     chatTemplate,
-    onProgress: (a, b) => {
+    onProgress: !io.errTTY ? undefined : (a, b) => {
       const pct = Math.floor((a / b) * 100);
       if (pct !== last || a === b) io.err(`\rloading ${path}: ${pct}% (${formatBytes(a)} / ${formatBytes(b)})`);
       last = pct;
     },
   });
-  io.err(`\rloaded ${path} in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${engine.model.info.architecture}, ${engine.contextLength} tokens of context, ${engine.model.backend.threads} threads${' '.repeat(20)}\n`);
+  io.err(`${io.errTTY ? '\r' : ''}loaded ${path} in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${engine.model.info.architecture}, ${engine.contextLength} tokens of context, ${engine.model.backend.threads} threads${' '.repeat(20)}\n`);
   return engine;
 }
 

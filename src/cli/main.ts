@@ -70,6 +70,7 @@ export async function run(): Promise<void> {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
     isTTY: !!process.stdout.isTTY,
+    errTTY: !!process.stderr.isTTY,
   };
   const code = await main(process.argv.slice(2), io);
   process.exitCode = code;

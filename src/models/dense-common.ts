@@ -249,7 +249,7 @@ export function denseInfo(file: GGUFFile, hp: DenseHparams, fam: DenseFamilyOpti
       rope: `${fam.ropeMode}, base ${hp.ropeBase}, dims ${hp.ropeDims}, scaling ${hp.ropeScaling.type}${hp.ropeScaling.factor ? ` x${hp.ropeScaling.factor}` : ''}${hasFreqFactors ? ' + rope_freqs' : ''}`,
       qkv_bias: fam.qkvBias,
       tied_output: !file.tensorMap.has('output.weight'),
-      rms_eps: hp.eps,
+      rms_eps: Number(hp.eps.toPrecision(6)),
     },
   };
 }
