@@ -5,6 +5,7 @@
 import { helpFor, UsageError, type OptionSpec } from './args.js';
 import { BENCH_OPTS, cmdBench, cmdInspect, cmdLogits, INSPECT_OPTS, LOGITS_OPTS, type Io } from './commands-model.js';
 import { CHAT_OPTS, cmdChat, cmdRun, cmdTokenize, RUN_OPTS, TOKENIZE_OPTS } from './commands-text.js';
+import { cmdServe, SERVE_OPTS } from './commands-serve.js';
 
 const HELP = `deepcard - run DeepSeek models on any hardware
 
@@ -16,6 +17,7 @@ commands:
   bench <model.gguf>                   prompt-processing and generation speed (llama-bench style)
   run <model.gguf> -p "text"           stream one answer (chat template applied; --raw for plain completion)
   chat <model.gguf>                    interactive multi-turn chat
+  serve <model.gguf>                   OpenAI-compatible HTTP server with a web chat page
   tokenize <model.gguf> --text T       token ids as a JSON array
 
 run "deepcard <command> --help" for the options of a command.
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, { run: Command; usage: string; options: readonly 
   bench: { run: cmdBench, usage: 'deepcard bench <model.gguf> [--pp 512] [--tg 128] [--reps 3] [--json]', options: BENCH_OPTS },
   run: { run: cmdRun, usage: 'deepcard run <model.gguf> -p "text" [--raw] [--hide-reasoning] [-n N] [--temp T] ...', options: RUN_OPTS },
   chat: { run: cmdChat, usage: 'deepcard chat <model.gguf> [options]', options: CHAT_OPTS },
+  serve: { run: cmdServe, usage: 'deepcard serve <model.gguf> [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N] [--queue N] [--ctx N] [--threads N] [--chat-template F]', options: SERVE_OPTS },
   tokenize: { run: cmdTokenize, usage: 'deepcard tokenize <model.gguf> (--text T | --jsonl F) [--no-special] [--bos]', options: TOKENIZE_OPTS },
 };
 
