@@ -1,0 +1,102 @@
+// Shared inline helpers of the matrix-product kernels (not re-exported by index.ts, so none of
+// these become module exports). Pointers are byte offsets into the imported shared memory.
+
+/** 2^112: rescales an f16 whose bits were moved into f32 position (exponent bias 15 -> 127). */
+// @ts-ignore: decorator
+@inline export const F16_RESCALE: f32 = reinterpret<f32>(0x77800000);
+
+/**
+ * IEEE binary16 at p -> f32, exact for every finite value incl. subnormals (not inf/nan, which
+ * never occur as block scales): sign-extend, shift the 15 exponent+mantissa bits into f32
+ * position, keep the sign, multiply by 2^112. Branch-free, no lookup table.
+ */
+// @ts-ignore: decorator
+@inline export function h2f(p: usize): f32 {
+  const h = <i32>load<i16>(p);
+  return reinterpret<f32>((h << 13) & 0x8FFFFFFF) * F16_RESCALE;
+}
+
+/** 4 f16 at p (8 bytes) -> f32x4, same trick as h2f. */
+// @ts-ignore: decorator
+@inline export function h2f4(p: usize): v128 {
+  const v = i32x4.shl(v128.load16x4_s(p), 13);
+  return f32x4.mul(v128.and(v, i32x4.splat(0x8FFFFFFF)), f32x4.splat(F16_RESCALE));
+}
+
+/** 8 halves (as i16x8 lanes) -> two f32x4 (low 4 lanes, high 4 lanes). */
+// @ts-ignore: decorator
+@inline export function h2f_lo(v: v128): v128 {
+  const w = i32x4.shl(i32x4.extend_low_i16x8_s(v), 13);
+  return f32x4.mul(v128.and(w, i32x4.splat(0x8FFFFFFF)), f32x4.splat(F16_RESCALE));
+}
+// @ts-ignore: decorator
+@inline export function h2f_hi(v: v128): v128 {
+  const w = i32x4.shl(i32x4.extend_high_i16x8_s(v), 13);
+  return f32x4.mul(v128.and(w, i32x4.splat(0x8FFFFFFF)), f32x4.splat(F16_RESCALE));
+}
+
+/**
+ * f32 -> IEEE binary16 bits, round to nearest even (x86 F16C vcvtps2ph imm 0, what ggml's CPU
+ * backend uses); NaN stays NaN (quiet, sign and top payload kept) like F16C.
+ */
+export function f2h(x: f32): u32 {
+  const bits = reinterpret<u32>(x);
+  const sign = (bits >> 16) & 0x8000;
+  const exp = <i32>((bits >> 23) & 0xff);
+  const man = bits & 0x7fffff;
+  if (exp == 0xff) return man == 0 ? sign | 0x7c00 : sign | 0x7e00 | (man >> 13);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = man | 0x800000;
+    const shift = <u32>(14 - e);
+    let h = m >> shift;
+    const rem = m & ((<u32>1 << shift) - 1);
+    const half = <u32>1 << (shift - 1);
+    if (rem > half || (rem == half && (h & 1) != 0)) h++;
+    return sign | h; // a carry to 0x400 is the smallest normal: correct
+  }
+  let h = (<u32>e << 10) | (man >> 13);
+  const rem = man & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (h & 1) != 0)) h++; // carry into exponent (even to inf) is correct
+  return sign | h;
+}
+
+/** f32 -> bf16 bits, ggml's GGML_FP32_TO_BF16: NaN forced quiet, otherwise round to nearest even. */
+// @ts-ignore: decorator
+@inline export function f2bf(x: f32): u32 {
+  const i = reinterpret<u32>(x);
+  if ((i & 0x7fffffff) > 0x7f800000) return ((i >> 16) | 64) & 0xffff;
+  return ((i + (0x7fff + ((i >> 16) & 1))) >> 16) & 0xffff;
+}
+
+/** Horizontal sum of an f32x4 (lanes (0+2)+(1+3)). */
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+
+/** Horizontal sum of an i32x4. */
+// @ts-ignore: decorator
+@inline export function hsumi(v: v128): i32 {
+  const s = i32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
+}
+
+/** Signed 16-byte int8 dot product: sum of a[i]*b[i] in 4 i32 lanes (pmovsxbw + pmaddwd). */
+// @ts-ignore: decorator
+@inline export function dot8(a: v128, b: v128): v128 {
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_s(b)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b)));
+}
+
+/** Unsigned-by-signed variant: a holds 0..255 (u8), b int8. */
+// @ts-ignore: decorator
+@inline export function dotu8(a: v128, b: v128): v128 {
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(a), i16x8.extend_low_i8x16_s(b)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(a), i16x8.extend_high_i8x16_s(b)));
+}

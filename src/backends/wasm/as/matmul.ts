@@ -1,0 +1,490 @@
+// Matrix products y[t*N + n] = dot(weight row n, activation row t), n in [n0, n1), t in [0, T),
+// for the float and 32-element block weight types (K-quants are in matmul_k.ts).
+//
+// w  = whole weight, N rows x rowBytes(type, K) (ggml block layout, unaligned loads are fine)
+// xq = T activation rows converted to the type's vec_dot_type by quant_* (F32: raw f32 rows)
+// y  = f32 [T, N]; each call writes only columns [n0, n1), so threads may split the rows.
+//
+// Dot products follow ggml's ggml_vec_dot_<type>_<vecdot> formulation: per block an exact
+// integer sum, times d_w * d_x in f32, accumulated in f32 (4 lanes, summed at the end).
+// T == 1 streams each weight row once. T > 1 walks token tiles of TT rows; inside a tile the
+// row loop is outer, so a weight row (<= 10 KB for K = 8960 Q8_0) is read from DRAM once per tile
+// and reused from L1 for every token, while the activation tile (<= 600 KB) stays in L2.
+// For T > 1 the hot types (Q4_0, Q8_0, F16) process 4 weight rows per token so each activation
+// load and widening is shared by 4 rows; Q4_0 decode pairs 2 rows (2 streams still prefetch well;
+// cpu-kernels.md measured 4 separate row streams as a DRAM-prefetch trap).
+import { h2f, h2f_lo, h2f_hi, hsum, dot8, dotu8 } from './common';
+
+/** Tokens per tile for T > 1. */
+// @ts-ignore: decorator
+@inline const TT: i32 = 64;
+
+// @ts-ignore: decorator
+@inline function yAt(y: usize, t: i32, N: i32, n: i32): usize {
+  return y + ((<usize>t * <usize>N + <usize>n) << 2);
+}
+
+// ---- F32 x F32 ----------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function dot_f32(w: usize, x: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const o = <usize>k << 2;
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(w + o), v128.load(x + o)));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(w + o, 16), v128.load(x + o, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load(w + o, 32), v128.load(x + o, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load(w + o, 48), v128.load(x + o, 48)));
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; k < K; k++) s += load<f32>(w + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
+  return s;
+}
+
+export function mm_f32(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const rb = <usize>K << 2;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_f32(wr, xq + <usize>t * rb, K));
+    }
+  }
+}
+
+// ---- F16 x F16 / BF16 x BF16 (converted to f32, f32 accumulation as ggml's SIMD path) -----------
+
+// @ts-ignore: decorator
+@inline function bf_lo(v: v128): v128 { return i32x4.shl(i32x4.extend_low_i16x8_u(v), 16); }
+// @ts-ignore: decorator
+@inline function bf_hi(v: v128): v128 { return i32x4.shl(i32x4.extend_high_i16x8_u(v), 16); }
+
+// @ts-ignore: decorator
+@inline function dot_f16(w: usize, x: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const o = <usize>k << 1;
+    const w0 = v128.load(w + o), w1 = v128.load(w + o, 16);
+    const x0 = v128.load(x + o), x1 = v128.load(x + o, 16);
+    a0 = f32x4.add(a0, f32x4.mul(h2f_lo(w0), h2f_lo(x0)));
+    a1 = f32x4.add(a1, f32x4.mul(h2f_hi(w0), h2f_hi(x0)));
+    a2 = f32x4.add(a2, f32x4.mul(h2f_lo(w1), h2f_lo(x1)));
+    a3 = f32x4.add(a3, f32x4.mul(h2f_hi(w1), h2f_hi(x1)));
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; k < K; k++) s += h2f(w + (<usize>k << 1)) * h2f(x + (<usize>k << 1));
+  return s;
+}
+
+/** f16 row part: 16 halves at p against 4 converted activation vectors, into acc. */
+// @ts-ignore: decorator
+@inline function f16row(p: usize, acc: v128, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const w0 = v128.load(p), w1 = v128.load(p, 16);
+  return f32x4.add(f32x4.add(acc, f32x4.add(f32x4.mul(h2f_lo(w0), x0), f32x4.mul(h2f_hi(w0), x1))),
+                   f32x4.add(f32x4.mul(h2f_lo(w1), x2), f32x4.mul(h2f_hi(w1), x3)));
+}
+
+/** 4 rows x 1 token: each activation chunk is converted to f32 once for 4 rows. */
+// @ts-ignore: decorator
+@inline function dot4_f16(w: usize, rb: usize, x: usize, K: i32, yo: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const o = <usize>k << 1;
+    const xv0 = v128.load(x + o), xv1 = v128.load(x + o, 16);
+    const x0 = h2f_lo(xv0), x1 = h2f_hi(xv0), x2 = h2f_lo(xv1), x3 = h2f_hi(xv1);
+    a0 = f16row(w + o, a0, x0, x1, x2, x3);
+    a1 = f16row(w + rb + o, a1, x0, x1, x2, x3);
+    a2 = f16row(w + 2 * rb + o, a2, x0, x1, x2, x3);
+    a3 = f16row(w + 3 * rb + o, a3, x0, x1, x2, x3);
+  }
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  for (; k < K; k++) {
+    const o = <usize>k << 1;
+    const xv = h2f(x + o);
+    s0 += h2f(w + o) * xv;
+    s1 += h2f(w + rb + o) * xv;
+    s2 += h2f(w + 2 * rb + o) * xv;
+    s3 += h2f(w + 3 * rb + o) * xv;
+  }
+  store<f32>(yo, s0);
+  store<f32>(yo, s1, 4);
+  store<f32>(yo, s2, 8);
+  store<f32>(yo, s3, 12);
+}
+
+export function mm_f16(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const rb = <usize>K << 1;
+  if (T == 1) {
+    for (let n = n0; n < n1; n++) store<f32>(yAt(y, 0, N, n), dot_f16(w + <usize>n * rb, xq, K));
+    return;
+  }
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    let n = n0;
+    for (; n + 4 <= n1; n += 4) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) dot4_f16(wr, rb, xq + <usize>t * rb, K, yAt(y, t, N, n));
+    }
+    for (; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_f16(wr, xq + <usize>t * rb, K));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function dot_bf16(w: usize, x: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const o = <usize>k << 1;
+    const w0 = v128.load(w + o), w1 = v128.load(w + o, 16);
+    const x0 = v128.load(x + o), x1 = v128.load(x + o, 16);
+    a0 = f32x4.add(a0, f32x4.mul(bf_lo(w0), bf_lo(x0)));
+    a1 = f32x4.add(a1, f32x4.mul(bf_hi(w0), bf_hi(x0)));
+    a2 = f32x4.add(a2, f32x4.mul(bf_lo(w1), bf_lo(x1)));
+    a3 = f32x4.add(a3, f32x4.mul(bf_hi(w1), bf_hi(x1)));
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; k < K; k++) {
+    const o = <usize>k << 1;
+    s += reinterpret<f32>(<u32>load<u16>(w + o) << 16) * reinterpret<f32>(<u32>load<u16>(x + o) << 16);
+  }
+  return s;
+}
+
+export function mm_bf16(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const rb = <usize>K << 1;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_bf16(wr, xq + <usize>t * rb, K));
+    }
+  }
+}
+
+// ---- Q4_0 x Q8_0: sum_i (q4_i - 8) * q8_i per block, times d_w * d_x ---------------------------
+// No byte widening (x64 has no cheap one): 16-bit lanes are split into even/odd byte planes.
+// Weights: bytes ^ 0x88 turn each nibble q into the 4-bit two's complement of q - 8, so a shift
+// to the lane's top and an arithmetic shift right by 12 yields q - 8 (1-2 ops per plane).
+// Activations: the odd plane is x & 0xFF00 and the even plane x << 8, i.e. both scaled by 256
+// (1 op each); the 256 is folded into the f16 rescale constant of d_x (2^104 instead of 2^112),
+// so the result is unchanged and exact: |block sum| <= 32 * 8 * 128 * 256 = 2^23 converts exactly.
+
+/** f16 at p as raw bits in f32 position (value * 2^-112); see common.h2f. */
+// @ts-ignore: decorator
+@inline function hraw(p: usize): f32 { return reinterpret<f32>((<i32>load<i16>(p) << 13) & 0x8FFFFFFF); }
+// @ts-ignore: decorator
+@inline const P112: f32 = reinterpret<f32>(0x77800000); // 2^112
+// @ts-ignore: decorator
+@inline const P104: f32 = reinterpret<f32>(0x73800000); // 2^104 = 2^112 / 256
+
+/** d_x / 256 for the x-scaled-by-256 planes (exact: a power-of-two rescale of a normal f32). */
+// @ts-ignore: decorator
+@inline function dx256(q: usize): f32 { return hraw(q) * P104; }
+
+/** Block's i32x4 partial sums (times 256): 16 weight bytes at p+2 against the activation planes. */
+// @ts-ignore: decorator
+@inline function q4_0_row(p: usize, xe0: v128, xo0: v128, xe1: v128, xo1: v128): v128 {
+  const v = v128.xor(v128.load(p, 2), i8x16.splat(-120)); // 0x88
+  const le = i16x8.shr_s(i16x8.shl(v, 12), 12); // elements 0, 2, .. 14
+  const lo = i16x8.shr_s(i16x8.shl(v, 4), 12);  // elements 1, 3, .. 15
+  const he = i16x8.shr_s(i16x8.shl(v, 8), 12);  // elements 16, 18, .. 30
+  const ho = i16x8.shr_s(v, 12);                // elements 17, 19, .. 31
+  return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(le, xe0), i32x4.dot_i16x8_s(lo, xo0)),
+                   i32x4.add(i32x4.dot_i16x8_s(he, xe1), i32x4.dot_i16x8_s(ho, xo1)));
+}
+
+// @ts-ignore: decorator
+@inline function xEven(v: v128): v128 { return i16x8.shl(v, 8); }
+// @ts-ignore: decorator
+@inline function xOdd(v: v128): v128 { return v128.and(v, i16x8.splat(-256)); }
+
+// @ts-ignore: decorator
+@inline function q4_0_block(p: usize, q: usize, acc: v128): v128 {
+  const x0 = v128.load(q, 2), x1 = v128.load(q, 18);
+  const s = q4_0_row(p, xEven(x0), xOdd(x0), xEven(x1), xOdd(x1));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat((hraw(p) * P112) * dx256(q))));
+}
+
+// @ts-ignore: decorator
+@inline function dot_q4_0(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  let p = w, q = x;
+  const end = w + <usize>nb * 18;
+  // two blocks per iteration halves the loop overhead (V8 adds a stack check per iteration)
+  while (p + 36 <= end) {
+    acc = q4_0_block(p, q, acc);
+    acc = q4_0_block(p + 18, q + 34, acc);
+    p += 36; q += 68;
+  }
+  if (p < end) acc = q4_0_block(p, q, acc);
+  return hsum(acc);
+}
+
+// @ts-ignore: decorator
+@inline function acc4(acc: v128, s: v128, dw: usize, dx: f32): v128 {
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat((hraw(dw) * P112) * dx)));
+}
+
+/** 4 rows (stride rb) x 1 token: the activation block is loaded and split once for 4 rows. */
+// @ts-ignore: decorator
+@inline function dot4_q4_0(w: usize, rb: usize, x: usize, nb: i32, yo: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let p = w, q = x;
+  const end = w + <usize>nb * 18;
+  while (p < end) {
+    const x0 = v128.load(q, 2), x1 = v128.load(q, 18);
+    const xe0 = xEven(x0), xo0 = xOdd(x0), xe1 = xEven(x1), xo1 = xOdd(x1);
+    const dx = dx256(q);
+    a0 = acc4(a0, q4_0_row(p, xe0, xo0, xe1, xo1), p, dx);
+    a1 = acc4(a1, q4_0_row(p + rb, xe0, xo0, xe1, xo1), p + rb, dx);
+    a2 = acc4(a2, q4_0_row(p + 2 * rb, xe0, xo0, xe1, xo1), p + 2 * rb, dx);
+    a3 = acc4(a3, q4_0_row(p + 3 * rb, xe0, xo0, xe1, xo1), p + 3 * rb, dx);
+    p += 18; q += 34;
+  }
+  store<f32>(yo, hsum(a0));
+  store<f32>(yo, hsum(a1), 4);
+  store<f32>(yo, hsum(a2), 8);
+  store<f32>(yo, hsum(a3), 12);
+}
+
+/** 2 rows (stride rb) x 1 token for decode: shares the activation loads, split and d_x. */
+// @ts-ignore: decorator
+@inline function dot2_q4_0(w: usize, rb: usize, x: usize, nb: i32, y0: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let p = w, q = x;
+  const end = w + <usize>nb * 18;
+  while (p < end) {
+    const x0 = v128.load(q, 2), x1 = v128.load(q, 18);
+    const xe0 = xEven(x0), xo0 = xOdd(x0), xe1 = xEven(x1), xo1 = xOdd(x1);
+    const dx = dx256(q);
+    a0 = acc4(a0, q4_0_row(p, xe0, xo0, xe1, xo1), p, dx);
+    a1 = acc4(a1, q4_0_row(p + rb, xe0, xo0, xe1, xo1), p + rb, dx);
+    p += 18; q += 34;
+  }
+  store<f32>(y0, hsum(a0));
+  store<f32>(y0, hsum(a1), 4);
+}
+
+export function mm_q4_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 18, xb = <usize>nb * 34;
+  if (T == 1) {
+    let n = n0;
+    for (; n + 2 <= n1; n += 2) dot2_q4_0(w + <usize>n * rb, rb, xq, nb, yAt(y, 0, N, n));
+    if (n < n1) store<f32>(yAt(y, 0, N, n), dot_q4_0(w + <usize>n * rb, xq, nb));
+    return;
+  }
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    let n = n0;
+    for (; n + 4 <= n1; n += 4) {
+      const wr = w + <usize>n * rb;
+      // 4 consecutive y columns of token t are contiguous: y[t*N + n .. n+3]
+      for (let t = t0; t < t1; t++) dot4_q4_0(wr, rb, xq + <usize>t * xb, nb, yAt(y, t, N, n));
+    }
+    for (; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q4_0(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- Q8_0 x Q8_0 ---------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function dot_q8_0(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 34, xb = x + <usize>i * 34;
+    const s = i32x4.add(dot8(v128.load(wb, 2), v128.load(xb, 2)), dot8(v128.load(wb, 18), v128.load(xb, 18)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(h2f(wb) * h2f(xb))));
+  }
+  return hsum(acc);
+}
+
+// @ts-ignore: decorator
+@inline function q8row(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const v0 = v128.load(p, 2), v1 = v128.load(p, 18);
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(v0), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(v0), x1)),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(v1), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(v1), x3)));
+}
+
+// @ts-ignore: decorator
+@inline function dot4_q8_0(w: usize, rb: usize, x: usize, nb: i32, yo: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 34, xb = x + <usize>i * 34;
+    const xv0 = v128.load(xb, 2), xv1 = v128.load(xb, 18);
+    const x0 = i16x8.extend_low_i8x16_s(xv0), x1 = i16x8.extend_high_i8x16_s(xv0);
+    const x2 = i16x8.extend_low_i8x16_s(xv1), x3 = i16x8.extend_high_i8x16_s(xv1);
+    const dx = h2f(xb);
+    let p = wb;
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(q8row(p, x0, x1, x2, x3)), f32x4.splat(h2f(p) * dx)));
+    p += rb;
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(q8row(p, x0, x1, x2, x3)), f32x4.splat(h2f(p) * dx)));
+    p += rb;
+    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(q8row(p, x0, x1, x2, x3)), f32x4.splat(h2f(p) * dx)));
+    p += rb;
+    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(q8row(p, x0, x1, x2, x3)), f32x4.splat(h2f(p) * dx)));
+  }
+  store<f32>(yo, hsum(a0));
+  store<f32>(yo, hsum(a1), 4);
+  store<f32>(yo, hsum(a2), 8);
+  store<f32>(yo, hsum(a3), 12);
+}
+
+export function mm_q8_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 34, xb = rb;
+  if (T == 1) {
+    for (let n = n0; n < n1; n++) store<f32>(yAt(y, 0, N, n), dot_q8_0(w + <usize>n * rb, xq, nb));
+    return;
+  }
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    let n = n0;
+    for (; n + 4 <= n1; n += 4) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) dot4_q8_0(wr, rb, xq + <usize>t * xb, nb, yAt(y, t, N, n));
+    }
+    for (; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q8_0(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- IQ4_NL x Q8_0: 4-bit indices into the kvalues_iq4nl codebook (pshufb lookup) ---------------
+
+// @ts-ignore: decorator
+@inline function kvalues(): v128 {
+  return i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+}
+
+// @ts-ignore: decorator
+@inline function dot_iq4_nl(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  const kv = kvalues();
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 18, xb = x + <usize>i * 34;
+    const v = v128.load(wb, 2);
+    const lo = i8x16.swizzle(kv, v128.and(v, i8x16.splat(0x0f)));
+    const hi = i8x16.swizzle(kv, i8x16.shr_u(v, 4));
+    const s = i32x4.add(dot8(lo, v128.load(xb, 2)), dot8(hi, v128.load(xb, 18)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(h2f(wb) * h2f(xb))));
+  }
+  return hsum(acc);
+}
+
+export function mm_iq4_nl(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 18, xb = <usize>nb * 34;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_iq4_nl(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- Q4_1 x Q8_1: sum_i q4_i * q8_i * d_w*d_x + m_w * s_x ----------------------------------------
+
+// @ts-ignore: decorator
+@inline function dot_q4_1(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  let ms: f32 = 0;
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 20, xb = x + <usize>i * 36;
+    const v = v128.load(wb, 4);
+    const s = i32x4.add(dotu8(v128.and(v, i8x16.splat(0x0f)), v128.load(xb, 4)), dotu8(i8x16.shr_u(v, 4), v128.load(xb, 20)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(h2f(wb) * h2f(xb))));
+    ms += h2f(wb + 2) * h2f(xb + 2);
+  }
+  return hsum(acc) + ms;
+}
+
+export function mm_q4_1(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 20, xb = <usize>nb * 36;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q4_1(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- Q5_0 / Q5_1: 5th bits from a 32-bit qh word expanded to 0x10 bytes ---------------------------
+
+/** Bits 0..15 of `bits` -> 16 bytes, byte j = 0x10 if bit j is set, else 0. */
+// @ts-ignore: decorator
+@inline function bit5(bits: u32): v128 {
+  const b = i8x16.swizzle(i16x8.splat(<i16>bits), i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const sel = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  return v128.and(i8x16.eq(v128.and(b, sel), sel), i8x16.splat(0x10));
+}
+
+// @ts-ignore: decorator
+@inline function dot_q5_0(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 22, xb = x + <usize>i * 34;
+    const qh = load<u32>(wb, 2);
+    const v = v128.load(wb, 6);
+    const lo = i8x16.sub(v128.or(v128.and(v, i8x16.splat(0x0f)), bit5(qh)), i8x16.splat(16));
+    const hi = i8x16.sub(v128.or(i8x16.shr_u(v, 4), bit5(qh >> 16)), i8x16.splat(16));
+    const s = i32x4.add(dot8(lo, v128.load(xb, 2)), dot8(hi, v128.load(xb, 18)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(h2f(wb) * h2f(xb))));
+  }
+  return hsum(acc);
+}
+
+export function mm_q5_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 22, xb = <usize>nb * 34;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q5_0(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function dot_q5_1(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  let ms: f32 = 0;
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 24, xb = x + <usize>i * 36;
+    const qh = load<u32>(wb, 4);
+    const v = v128.load(wb, 8);
+    const lo = v128.or(v128.and(v, i8x16.splat(0x0f)), bit5(qh));
+    const hi = v128.or(i8x16.shr_u(v, 4), bit5(qh >> 16));
+    const s = i32x4.add(dotu8(lo, v128.load(xb, 4)), dotu8(hi, v128.load(xb, 20)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(h2f(wb) * h2f(xb))));
+    ms += h2f(wb + 2) * h2f(xb + 2);
+  }
+  return hsum(acc) + ms;
+}
+
+export function mm_q5_1(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 24, xb = <usize>nb * 36;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q5_1(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}

@@ -1,0 +1,338 @@
+// Matrix products for the 256-element super-block types (Q2_K..Q6_K, IQ4_XS) x Q8_K activations.
+// Same contract as matmul.ts: y[t*N + n] for n in [n0, n1), t in [0, T).
+//
+// block_q8_K = { f32 d; i8 q[256]; i16 bsums[16] } (292 B); bsums[j] = sum of q[16j..16j+15].
+// Each kernel follows ggml_vec_dot_<type>_q8_K: per sub-block exact integer dot products times
+// the integer sub-block scale, summed in i32 over the super-block, then times d_w * d_x in f32;
+// the mins of Q2_K/Q4_K/Q5_K are applied through the Q8_K bsums (also exact integers).
+import { h2f, hsum, hsumi, dot8, dotu8 } from './common';
+
+// @ts-ignore: decorator
+@inline const TT: i32 = 64;
+
+// @ts-ignore: decorator
+@inline function yAt(y: usize, t: i32, N: i32, n: i32): usize {
+  return y + ((<usize>t * <usize>N + <usize>n) << 2);
+}
+
+// @ts-ignore: decorator
+@inline function mulsc(s: v128, sc: i32): v128 { return i32x4.mul(s, i32x4.splat(sc)); }
+
+// ---- Q4_K / Q5_K scale unpacking (get_scale_min_k4 on 32-bit words, as ggml's utmp trick) -------
+// 12 bytes at p -> scales in the 8 bytes of the returned i64 low word pair, mins in the other.
+// sc(j) = byte j of (u0 | u1 << 32), m(j) = byte j of (u2 | u3 << 32).
+
+// @ts-ignore: decorator
+@inline function kScales(p: usize): u64 {
+  const a0 = load<u32>(p), a1 = load<u32>(p, 4), a2 = load<u32>(p, 8);
+  const s0 = a0 & 0x3f3f3f3f;
+  const s1 = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
+  return <u64>s0 | (<u64>s1 << 32);
+}
+// @ts-ignore: decorator
+@inline function kMins(p: usize): u64 {
+  const a0 = load<u32>(p), a1 = load<u32>(p, 4), a2 = load<u32>(p, 8);
+  const m0 = a1 & 0x3f3f3f3f;
+  const m1 = ((a2 >> 4) & 0x0f0f0f0f) | (((a1 >> 6) & 0x03030303) << 4);
+  return <u64>m0 | (<u64>m1 << 32);
+}
+
+/** sum_j mins[j] * (bsums[2j] + bsums[2j+1]) with 8 6-bit mins packed in m (byte j = min j). */
+// @ts-ignore: decorator
+@inline function minSum(m: u64, bs: usize): i32 {
+  // widen the 8 mins to i16 and duplicate each one for its two bsums (pmaddwd does the pairs)
+  const mv = i16x8.extend_low_i8x16_u(i64x2.splat(<i64>m));
+  const m01 = i8x16.shuffle(mv, mv, 0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
+  const m23 = i8x16.shuffle(mv, mv, 8, 9, 8, 9, 10, 11, 10, 11, 12, 13, 12, 13, 14, 15, 14, 15);
+  return hsumi(i32x4.add(i32x4.dot_i16x8_s(m01, v128.load(bs)), i32x4.dot_i16x8_s(m23, v128.load(bs, 16))));
+}
+
+// ---- Q4_K: {f16 d, dmin; u8 scales[12]; u8 qs[128]} (144 B) ---------------------------------------
+// Chunk c (32 bytes) holds sub-block 2c in its low nibbles and 2c+1 in its high nibbles. The
+// nibbles are taken straight into i16 lanes as even/odd planes (x64 has no cheap byte widening):
+// for the 16-bit lane of bytes (b0, b1): b0 & 15, (lane >> 8) & 15, (lane >> 4) & 15, lane >> 12;
+// the int8 activations are split into the matching even/odd planes.
+
+// @ts-ignore: decorator
+@inline function xEven(v: v128): v128 { return i16x8.shr_s(i16x8.shl(v, 8), 8); }
+// @ts-ignore: decorator
+@inline function xOdd(v: v128): v128 { return i16x8.shr_s(v, 8); }
+
+/** Chunk's scaled sums: sc1 * dot(sub-block 2c) + sc2 * dot(sub-block 2c + 1), i32x4 lanes. */
+// @ts-ignore: decorator
+@inline function q4kChunk(q: usize, xq: usize, sc1: i32, sc2: i32): v128 {
+  const m = i16x8.splat(0x0f);
+  const v0 = v128.load(q), v1 = v128.load(q, 16);
+  const x0 = v128.load(xq), x1 = v128.load(xq, 16), x2 = v128.load(xq, 32), x3 = v128.load(xq, 48);
+  const s1 = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(v0, m), xEven(x0)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v0, 8), m), xOdd(x0))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(v1, m), xEven(x1)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v1, 8), m), xOdd(x1))));
+  const s2 = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v0, 4), m), xEven(x2)), i32x4.dot_i16x8_s(i16x8.shr_u(v0, 12), xOdd(x2))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v1, 4), m), xEven(x3)), i32x4.dot_i16x8_s(i16x8.shr_u(v1, 12), xOdd(x3))));
+  return i32x4.add(mulsc(s1, sc1), mulsc(s2, sc2));
+}
+
+// @ts-ignore: decorator
+@inline function dot_q4_k(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  let macc: f32 = 0;
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 144, xb = x + <usize>i * 292;
+    const dy = load<f32>(xb);
+    // 6-bit scales 0..3 in the bytes of sA, 4..7 in sB (get_scale_min_k4 on 32-bit words)
+    const a0 = load<u32>(wb, 4), a2 = load<u32>(wb, 12);
+    const sA = a0 & 0x3f3f3f3f;
+    const sB = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
+    const q = wb + 16, xq = xb + 4;
+    const sc = <u64>sA | (<u64>sB << 32);
+    let isum = i32x4.splat(0);
+    for (let c = 0; c < 4; c++) {
+      const sh = <u64>c << 4;
+      isum = i32x4.add(isum, q4kChunk(q + (<usize>c << 5), xq + (<usize>c << 6), <i32>((sc >> sh) & 0xff), <i32>((sc >> (sh + 8)) & 0xff)));
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(dy * h2f(wb))));
+    macc += dy * h2f(wb + 2) * <f32>minSum(kMins(wb + 4), xb + 260);
+  }
+  return hsum(acc) - macc;
+}
+
+export function mm_q4_k(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 8;
+  const rb = <usize>nb * 144, xb = <usize>nb * 292;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q4_k(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- Q5_K: {f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]} (176 B) ----------------------------
+
+// @ts-ignore: decorator
+@inline function dot_q5_k(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  let macc: f32 = 0;
+  const m4 = i8x16.splat(0x0f), one = i8x16.splat(1), two = i8x16.splat(2);
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 176, xb = x + <usize>i * 292;
+    const dy = load<f32>(xb);
+    const sc = kScales(wb + 4);
+    const h0 = v128.load(wb, 16), h1 = v128.load(wb, 32);
+    let isum = i32x4.splat(0);
+    for (let c = 0; c < 4; c++) {
+      const q = wb + 48 + (<usize>c << 5), xq = xb + 4 + (<usize>c << 6);
+      const v0 = v128.load(q), v1 = v128.load(q, 16);
+      // bit 2c of qh[l] is the 5th bit of element 64c + l, bit 2c+1 that of 64c + 32 + l
+      const g0 = i8x16.shr_u(h0, <i32>(c << 1)), g1 = i8x16.shr_u(h1, <i32>(c << 1));
+      const l0 = v128.or(v128.and(v0, m4), i8x16.shl(v128.and(g0, one), 4));
+      const l1 = v128.or(v128.and(v1, m4), i8x16.shl(v128.and(g1, one), 4));
+      const u0 = v128.or(i8x16.shr_u(v0, 4), i8x16.shl(v128.and(g0, two), 3));
+      const u1 = v128.or(i8x16.shr_u(v1, 4), i8x16.shl(v128.and(g1, two), 3));
+      const s1 = i32x4.add(dotu8(l0, v128.load(xq)), dotu8(l1, v128.load(xq, 16)));
+      const s2 = i32x4.add(dotu8(u0, v128.load(xq, 32)), dotu8(u1, v128.load(xq, 48)));
+      isum = i32x4.add(isum, i32x4.add(
+        mulsc(s1, <i32>((sc >> (<u64>c << 4)) & 0xff)),
+        mulsc(s2, <i32>((sc >> ((<u64>c << 4) + 8)) & 0xff))));
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(dy * h2f(wb))));
+    macc += dy * h2f(wb + 2) * <f32>minSum(kMins(wb + 4), xb + 260);
+  }
+  return hsum(acc) - macc;
+}
+
+export function mm_q5_k(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 8;
+  const rb = <usize>nb * 176, xb = <usize>nb * 292;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q5_k(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- Q6_K: {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d} (210 B), q = 6 bits - 32 ----------------
+
+// @ts-ignore: decorator
+@inline function dot_q6_k(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  const m4 = i8x16.splat(0x0f), m32 = i8x16.splat(32);
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 210, xb = x + <usize>i * 292;
+    let isum = i32x4.splat(0);
+    for (let n = 0; n < 2; n++) {
+      const ql = wb + (<usize>n << 6), qh = wb + 128 + (<usize>n << 5), sc = wb + 192 + (<usize>n << 3);
+      const xq = xb + 4 + (<usize>n << 7);
+      for (let h = 0; h < 2; h++) {
+        const o = <usize>h << 4;
+        const a = v128.load(ql + o), b = v128.load(ql + o, 32), hb = v128.load(qh + o);
+        // elements 128n + 16h + l + {0, 32, 64, 96}: scales sc[h + {0, 2, 4, 6}]
+        const q1 = i8x16.sub(v128.or(v128.and(a, m4), i8x16.shl(v128.and(hb, i8x16.splat(0x03)), 4)), m32);
+        const q2 = i8x16.sub(v128.or(v128.and(b, m4), i8x16.shl(v128.and(hb, i8x16.splat(0x0c)), 2)), m32);
+        const q3 = i8x16.sub(v128.or(i8x16.shr_u(a, 4), v128.and(hb, i8x16.splat(0x30))), m32);
+        const q4 = i8x16.sub(v128.or(i8x16.shr_u(b, 4), i8x16.shr_u(v128.and(hb, i8x16.splat(-64)), 2)), m32);
+        isum = i32x4.add(isum, i32x4.add(
+          i32x4.add(mulsc(dot8(q1, v128.load(xq + o)), <i32>load<i8>(sc + o / 16)),
+                    mulsc(dot8(q2, v128.load(xq + o, 32)), <i32>load<i8>(sc + o / 16, 2))),
+          i32x4.add(mulsc(dot8(q3, v128.load(xq + o, 64)), <i32>load<i8>(sc + o / 16, 4)),
+                    mulsc(dot8(q4, v128.load(xq + o, 96)), <i32>load<i8>(sc + o / 16, 6)))));
+      }
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(xb) * h2f(wb + 208))));
+  }
+  return hsum(acc);
+}
+
+export function mm_q6_k(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 8;
+  const rb = <usize>nb * 210, xb = <usize>nb * 292;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q6_k(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- Q2_K: {u8 scales[16]; u8 qs[64]; f16 d; f16 dmin} (84 B) -------------------------------------
+// element e = 128n + 32s + 16h + l: 2 bits at (qs[32n + 16h + l] >> 2s), sub-block e/16 = 8n+2s+h
+// whose scale byte holds scale (lo nibble) and min (hi nibble).
+
+// @ts-ignore: decorator
+@inline function dot_q2_k(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  let macc: f32 = 0;
+  const m3 = i8x16.splat(3);
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 84, xb = x + <usize>i * 292;
+    const dy = load<f32>(xb);
+    // mins: sum_j (sc[j] >> 4) * bsums[j]
+    const scv = v128.load(wb);
+    const mn = i8x16.shr_u(scv, 4);
+    const msum = hsumi(i32x4.add(
+      i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(mn), v128.load(xb, 260)),
+      i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(mn), v128.load(xb, 276))));
+    let isum = i32x4.splat(0);
+    for (let n = 0; n < 2; n++) {
+      const q = wb + 16 + (<usize>n << 5), xq = xb + 4 + (<usize>n << 7), sp = wb + (<usize>n << 3);
+      const a = v128.load(q), b = v128.load(q, 16);
+      for (let s = 0; s < 4; s++) {
+        const sh = s << 1;
+        const qa = v128.and(i8x16.shr_u(a, sh), m3), qb = v128.and(i8x16.shr_u(b, sh), m3);
+        const xo = xq + (<usize>s << 5);
+        isum = i32x4.add(isum, i32x4.add(
+          mulsc(dotu8(qa, v128.load(xo)), <i32>(load<u8>(sp + (<usize>sh)) & 0xf)),
+          mulsc(dotu8(qb, v128.load(xo, 16)), <i32>(load<u8>(sp + (<usize>sh), 1) & 0xf))));
+      }
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(dy * h2f(wb + 80))));
+    macc += dy * h2f(wb + 82) * <f32>msum;
+  }
+  return hsum(acc) - macc;
+}
+
+export function mm_q2_k(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 8;
+  const rb = <usize>nb * 84, xb = <usize>nb * 292;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q2_k(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- Q3_K: {u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d} (110 B) --------------------------------
+// Same element order as Q2_K; q = 2 bits - (hmask[16h + l] bit (4n + s) ? 0 : 4); 16 signed 6-bit
+// scales (stored +32): low 4 bits in scales[j] (j < 8, lo nibble) / scales[j-8] (hi nibble), top 2
+// bits in scales[8 + j%4] at bit 2*(j/4).
+
+// @ts-ignore: decorator
+@inline function q3Scale(p: usize, j: i32): i32 {
+  const lo = j < 8 ? <i32>load<u8>(p + <usize>j) & 0xf : <i32>load<u8>(p + <usize>(j - 8)) >> 4;
+  const hi = (<i32>load<u8>(p + 8 + <usize>(j & 3)) >> ((j >> 2) << 1)) & 3;
+  return (lo | (hi << 4)) - 32;
+}
+
+// @ts-ignore: decorator
+@inline function dot_q3_k(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  const m3 = i8x16.splat(3), one = i8x16.splat(1), four = i8x16.splat(4);
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 110, xb = x + <usize>i * 292;
+    const hm0 = v128.load(wb), hm1 = v128.load(wb, 16);
+    let isum = i32x4.splat(0);
+    for (let n = 0; n < 2; n++) {
+      const q = wb + 32 + (<usize>n << 5), xq = xb + 4 + (<usize>n << 7);
+      const a = v128.load(q), b = v128.load(q, 16);
+      for (let s = 0; s < 4; s++) {
+        const sh = s << 1, hs = (n << 2) + s;
+        const ha = i8x16.shl(v128.and(i8x16.shr_u(hm0, hs), one), 2);
+        const hb = i8x16.shl(v128.and(i8x16.shr_u(hm1, hs), one), 2);
+        const qa = i8x16.sub(v128.or(v128.and(i8x16.shr_u(a, sh), m3), ha), four);
+        const qb = i8x16.sub(v128.or(v128.and(i8x16.shr_u(b, sh), m3), hb), four);
+        const xo = xq + (<usize>s << 5);
+        const j = (n << 3) + sh;
+        isum = i32x4.add(isum, i32x4.add(
+          mulsc(dot8(qa, v128.load(xo)), q3Scale(wb + 96, j)),
+          mulsc(dot8(qb, v128.load(xo, 16)), q3Scale(wb + 96, j + 1))));
+      }
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(xb) * h2f(wb + 108))));
+  }
+  return hsum(acc);
+}
+
+export function mm_q3_k(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 8;
+  const rb = <usize>nb * 110, xb = <usize>nb * 292;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q3_k(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}
+
+// ---- IQ4_XS: {f16 d; u16 scales_h; u8 scales_l[4]; u8 qs[128]} (136 B) ----------------------------
+
+// @ts-ignore: decorator
+@inline function dot_iq4_xs(w: usize, x: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  const kv = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  const m4 = i8x16.splat(0x0f);
+  for (let i = 0; i < nb; i++) {
+    const wb = w + <usize>i * 136, xb = x + <usize>i * 292;
+    const sh = <i32>load<u16>(wb, 2);
+    let isum = i32x4.splat(0);
+    for (let ib = 0; ib < 8; ib++) {
+      const ls = ((<i32>load<u8>(wb + 4 + <usize>(ib >> 1)) >> ((ib & 1) << 2)) & 0xf) | (((sh >> (ib << 1)) & 3) << 4);
+      const v = v128.load(wb + 8 + (<usize>ib << 4));
+      const xo = xb + 4 + (<usize>ib << 5);
+      const s = i32x4.add(dot8(i8x16.swizzle(kv, v128.and(v, m4)), v128.load(xo)),
+                          dot8(i8x16.swizzle(kv, i8x16.shr_u(v, 4)), v128.load(xo, 16)));
+      isum = i32x4.add(isum, mulsc(s, ls - 32));
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(xb) * h2f(wb))));
+  }
+  return hsum(acc);
+}
+
+export function mm_iq4_xs(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 8;
+  const rb = <usize>nb * 136, xb = <usize>nb * 292;
+  for (let t0 = 0; t0 < T; t0 += TT) {
+    const t1 = min(T, t0 + TT);
+    for (let n = n0; n < n1; n++) {
+      const wr = w + <usize>n * rb;
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_iq4_xs(wr, xq + <usize>t * xb, nb));
+    }
+  }
+}

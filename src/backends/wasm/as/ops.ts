@@ -1,0 +1,360 @@
+// Elementwise, rope and attention kernels of deepcard's wasm backend (AssemblyScript, SIMD128).
+//
+// Every pointer is a byte offset into the imported shared memory; kernels never allocate. Every
+// kernel works on a caller-chosen range (rows, elements or (token, head) pairs) so the JS side can
+// split one op across threads; a kernel's result for an element never depends on the range split.
+// Numerics follow ggml's CPU ops (rms_norm sums squares in f64, silu = x / (1 + exp(-x)),
+// max-subtracted softmax); exp is a vectorised Cody-Waite + degree-7 polynomial (< 2e-7 relative).
+
+// ---- vector exp ---------------------------------------------------------------------------------
+
+// ln2 split so that n * LN2_HI is exact for |n| < 2^12 (Cody-Waite range reduction).
+const LN2_HI: f32 = 0.693145751953125;
+const LN2_LO: f32 = 1.428606765330187e-6;
+const LOG2E: f32 = 1.4426950408889634;
+
+/** exp of 4 lanes. Below -103.97 the result underflows to 0, above 88.72 it saturates near f32 max. */
+// @ts-ignore: decorator
+@inline function expv(x: v128): v128 {
+  x = f32x4.max(f32x4.min(x, f32x4.splat(88.72283)), f32x4.splat(-103.97208));
+  // round x * log2(e) to an integer n by adding 1.5 * 2^23 (f32 addition rounds to nearest even);
+  // the low mantissa bits of z then hold n as an integer
+  const z = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(z, f32x4.splat(12582912.0));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
+  // Taylor series to r^7 on |r| <= ln2/2: truncation error < 6e-9 relative.
+  let p = f32x4.splat(1.0 / 5040.0);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  // 2^n applied in two halves so that n in [-150, 128] never leaves the normal exponent range.
+  const ni = i32x4.sub(z, i32x4.splat(0x4b400000)); // bits of z minus bits of 1.5 * 2^23
+  const n1 = i32x4.shr_s(ni, 1);
+  const n2 = i32x4.sub(ni, n1);
+  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(p, s1), s2);
+}
+
+// @ts-ignore: decorator
+@inline function exps(x: f32): f32 {
+  return f32x4.extract_lane(expv(f32x4.splat(x)), 0);
+}
+
+/** exp of n floats at p (in place or to out); exported for tests and JS-side softmax needs. */
+export function exp_f32(x: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(out + (<usize>i << 2), expv(v128.load(x + (<usize>i << 2))));
+  for (; i < n; i++) store<f32>(out + (<usize>i << 2), exps(load<f32>(x + (<usize>i << 2))));
+}
+
+// ---- row ops ------------------------------------------------------------------------------------
+
+/**
+ * out[t, :] = x[t, :] * (1 / sqrt(mean(x^2) + eps)) (* w) for rows t in [0, T); x, out [T, D], w [D]
+ * or 0 for none. Squares are formed in f32 and summed in f64 as ggml does; out may alias x.
+ */
+export function rms_norm(x: usize, w: usize, out: usize, D: i32, T: i32, eps: f32): void {
+  const rowBytes = <usize>D << 2;
+  for (let t = 0; t < T; t++) {
+    const xr = x + <usize>t * rowBytes;
+    const yr = out + <usize>t * rowBytes;
+    let a0 = f64x2.splat(0);
+    let a1 = f64x2.splat(0);
+    let i = 0;
+    for (; i + 4 <= D; i += 4) {
+      const v = v128.load(xr + (<usize>i << 2));
+      const sq = f32x4.mul(v, v);
+      a0 = f64x2.add(a0, f64x2.promote_low_f32x4(sq));
+      a1 = f64x2.add(a1, f64x2.promote_low_f32x4(v128.shuffle<i32>(sq, sq, 2, 3, 0, 1)));
+    }
+    const a = f64x2.add(a0, a1);
+    let sum: f64 = f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+    for (; i < D; i++) {
+      const v = load<f32>(xr + (<usize>i << 2));
+      sum += <f64>(v * v);
+    }
+    const mean = <f32>(sum / <f64>D);
+    const s: f32 = 1.0 / Mathf.sqrt(mean + eps);
+    const sv = f32x4.splat(s);
+    i = 0;
+    if (w != 0) {
+      for (; i + 4 <= D; i += 4) {
+        const o = <usize>i << 2;
+        v128.store(yr + o, f32x4.mul(f32x4.mul(v128.load(xr + o), sv), v128.load(w + o)));
+      }
+      for (; i < D; i++) {
+        const o = <usize>i << 2;
+        store<f32>(yr + o, (load<f32>(xr + o) * s) * load<f32>(w + o));
+      }
+    } else {
+      for (; i + 4 <= D; i += 4) {
+        const o = <usize>i << 2;
+        v128.store(yr + o, f32x4.mul(v128.load(xr + o), sv));
+      }
+      for (; i < D; i++) {
+        const o = <usize>i << 2;
+        store<f32>(yr + o, load<f32>(xr + o) * s);
+      }
+    }
+  }
+}
+
+// ---- elementwise (n elements; out may alias any input) ------------------------------------------
+
+export function add_f32(a: usize, b: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
+export function mul_f32(a: usize, b: usize, out: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) * load<f32>(b + o));
+  }
+}
+
+export function scale_f32(x: usize, out: usize, n: i32, s: f32): void {
+  const sv = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(v128.load(x + o), sv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(x + o) * s);
+  }
+}
+
+/** out = g / (1 + exp(-g)) * u (ggml's silu, then the product with up). */
+export function swiglu_f32(g: usize, u: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1.0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const gv = v128.load(g + o);
+    const silu = f32x4.div(gv, f32x4.add(one, expv(f32x4.neg(gv))));
+    v128.store(out + o, f32x4.mul(silu, v128.load(u + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const gs = load<f32>(g + o);
+    store<f32>(out + o, (gs / (1.0 + exps(-gs))) * load<f32>(u + o));
+  }
+}
+
+/** y[t, :] += b for t in [0, T); y [T, N], b [N]. */
+export function add_bias(y: usize, b: usize, N: i32, T: i32): void {
+  const rowBytes = <usize>N << 2;
+  for (let t = 0; t < T; t++) add_f32(y + <usize>t * rowBytes, b, y + <usize>t * rowBytes, N);
+}
+
+// ---- rope ---------------------------------------------------------------------------------------
+
+/**
+ * In place on x [T, H, headDim]: rows t in [0, T) are rotated by angle pos[t] * invFreq[i] for pair
+ * i of the region [offset, offset + nDims) of every head, both outputs scaled by mscale.
+ * neox = 0: pairs (2i, 2i+1) (GGUF llama / MLA); neox = 1: pairs (i, i + nDims/2) (Qwen2).
+ * cs: scratch of nDims floats (cos/sin table of one row). cos/sin are taken in f64.
+ */
+export function rope_f32(x: usize, pos: usize, T: i32, H: i32, headDim: i32, offset: i32, nDims: i32,
+                         neox: i32, invFreq: usize, mscale: f32, cs: usize): void {
+  const half = nDims >> 1;
+  for (let t = 0; t < T; t++) {
+    const p = <f64>load<i32>(pos + (<usize>t << 2));
+    for (let i = 0; i < half; i++) {
+      const theta = p * <f64>load<f32>(invFreq + (<usize>i << 2));
+      store<f32>(cs + (<usize>i << 3), <f32>Math.cos(theta) * mscale);
+      store<f32>(cs + (<usize>i << 3) + 4, <f32>Math.sin(theta) * mscale);
+    }
+    for (let h = 0; h < H; h++) {
+      const base = x + ((<usize>t * <usize>H + <usize>h) * <usize>headDim + <usize>offset) * 4;
+      if (neox != 0) {
+        for (let i = 0; i < half; i++) {
+          const c = load<f32>(cs + (<usize>i << 3));
+          const s = load<f32>(cs + (<usize>i << 3) + 4);
+          const p0 = base + (<usize>i << 2);
+          const p1 = base + (<usize>(i + half) << 2);
+          const x0 = load<f32>(p0);
+          const x1 = load<f32>(p1);
+          store<f32>(p0, x0 * c - x1 * s);
+          store<f32>(p1, x0 * s + x1 * c);
+        }
+      } else {
+        for (let i = 0; i < half; i++) {
+          const c = load<f32>(cs + (<usize>i << 3));
+          const s = load<f32>(cs + (<usize>i << 3) + 4);
+          const p0 = base + (<usize>i << 3);
+          const x0 = load<f32>(p0);
+          const x1 = load<f32>(p0 + 4);
+          store<f32>(p0, x0 * c - x1 * s);
+          store<f32>(p0 + 4, x0 * s + x1 * c);
+        }
+      }
+    }
+  }
+}
+
+// ---- attention ----------------------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function dot_f32(a: usize, b: usize, n: i32): f32 {
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+  }
+  let s: f32 = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) +
+               (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  for (; i < n; i++) s += load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2));
+  return s;
+}
+
+/**
+ * Causal attention for (token, head) pairs p = t * nHead + h in [p0, p1).
+ * q [T, nHead, dk]; k [S, nKv, dk]; v [S, nKv, dv]; out [T, nHead, dv]; pos [T] i32.
+ * Query t attends cache rows 0..pos[t]; head h reads kv head h / (nHead / nKv).
+ * scores: scratch of at least max(pos) + 1 floats (one per thread). out must not alias q.
+ * Scores are taken 4 keys at a time (4 independent accumulators share each q load) and the
+ * p.V sum keeps 16 output columns in registers across all keys, for instruction-level parallelism.
+ */
+export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: i32, nKv: i32,
+                              dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize): void {
+  const group = nHead / nKv;
+  const kStride = <usize>nKv * <usize>dk * 4;
+  const vStride = <usize>nKv * <usize>dv * 4;
+  const dk4 = dk & ~3;
+  const zero = f32x4.splat(0);
+  const sc = f32x4.splat(scale);
+  for (let p = p0; p < p1; p++) {
+    const t = p / nHead;
+    const h = p - t * nHead;
+    const kvh = h / group;
+    const n = load<i32>(pos + (<usize>t << 2)) + 1;
+    const qr = q + <usize>p * <usize>dk * 4;
+    const kb = k + <usize>kvh * <usize>dk * 4;
+    const vb = v + <usize>kvh * <usize>dv * 4;
+    // 1. scores[j] = scale * q.k_j
+    let mv = f32x4.splat(-Infinity);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const k0 = kb + <usize>j * kStride, k1 = k0 + kStride, k2 = k1 + kStride, k3 = k2 + kStride;
+      let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+      for (let d = 0; d < dk4; d += 4) {
+        const o = <usize>d << 2;
+        const qv = v128.load(qr + o);
+        a0 = f32x4.add(a0, f32x4.mul(qv, v128.load(k0 + o)));
+        a1 = f32x4.add(a1, f32x4.mul(qv, v128.load(k1 + o)));
+        a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + o)));
+        a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + o)));
+      }
+      // transpose-add: lane i = horizontal sum of a_i
+      const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
+      const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
+      let s = f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
+      if (dk4 < dk) {
+        let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+        for (let d = dk4; d < dk; d++) {
+          const o = <usize>d << 2;
+          const qs = load<f32>(qr + o);
+          t0 += qs * load<f32>(k0 + o);
+          t1 += qs * load<f32>(k1 + o);
+          t2 += qs * load<f32>(k2 + o);
+          t3 += qs * load<f32>(k3 + o);
+        }
+        let tv = f32x4.splat(t0);
+        tv = f32x4.replace_lane(tv, 1, t1);
+        tv = f32x4.replace_lane(tv, 2, t2);
+        tv = f32x4.replace_lane(tv, 3, t3);
+        s = f32x4.add(s, tv);
+      }
+      s = f32x4.mul(s, sc);
+      v128.store(scores + (<usize>j << 2), s);
+      mv = f32x4.max(mv, s);
+    }
+    let mx: f32 = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)),
+                      max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (; j < n; j++) {
+      const s = dot_f32(qr, kb + <usize>j * kStride, dk) * scale;
+      store<f32>(scores + (<usize>j << 2), s);
+      mx = max(mx, s);
+    }
+    // 2. exp(s - max) in place, and their sum
+    const mxv = f32x4.splat(mx);
+    let sv = zero;
+    j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const o = <usize>j << 2;
+      const e = expv(f32x4.sub(v128.load(scores + o), mxv));
+      v128.store(scores + o, e);
+      sv = f32x4.add(sv, e);
+    }
+    let sum: f32 = (f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1)) +
+                   (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
+    for (; j < n; j++) {
+      const o = <usize>j << 2;
+      const e = exps(load<f32>(scores + o) - mx);
+      store<f32>(scores + o, e);
+      sum += e;
+    }
+    // 3. out = (sum_j e_j v_j) / sum, 16 (then 4, then 1) columns at a time
+    const inv: f32 = <f32>1.0 / sum;
+    const invv = f32x4.splat(inv);
+    const orow = out + <usize>p * <usize>dv * 4;
+    let d = 0;
+    for (; d + 16 <= dv; d += 16) {
+      let o0 = zero, o1 = zero, o2 = zero, o3 = zero;
+      let vr = vb + (<usize>d << 2);
+      for (j = 0; j < n; j++) {
+        const w = v128.load32_splat(scores + (<usize>j << 2));
+        o0 = f32x4.add(o0, f32x4.mul(w, v128.load(vr)));
+        o1 = f32x4.add(o1, f32x4.mul(w, v128.load(vr, 16)));
+        o2 = f32x4.add(o2, f32x4.mul(w, v128.load(vr, 32)));
+        o3 = f32x4.add(o3, f32x4.mul(w, v128.load(vr, 48)));
+        vr += vStride;
+      }
+      const ob = orow + (<usize>d << 2);
+      v128.store(ob, f32x4.mul(o0, invv));
+      v128.store(ob, f32x4.mul(o1, invv), 16);
+      v128.store(ob, f32x4.mul(o2, invv), 32);
+      v128.store(ob, f32x4.mul(o3, invv), 48);
+    }
+    for (; d + 4 <= dv; d += 4) {
+      let o0 = zero;
+      let vr = vb + (<usize>d << 2);
+      for (j = 0; j < n; j++) {
+        o0 = f32x4.add(o0, f32x4.mul(v128.load32_splat(scores + (<usize>j << 2)), v128.load(vr)));
+        vr += vStride;
+      }
+      v128.store(orow + (<usize>d << 2), f32x4.mul(o0, invv));
+    }
+    for (; d < dv; d++) {
+      let o0: f32 = 0;
+      let vr = vb + (<usize>d << 2);
+      for (j = 0; j < n; j++) {
+        o0 += load<f32>(scores + (<usize>j << 2)) * load<f32>(vr);
+        vr += vStride;
+      }
+      store<f32>(orow + (<usize>d << 2), o0 * inv);
+    }
+  }
+}

@@ -1,0 +1,299 @@
+// Checks the AssemblyScript matrix-product kernels (build/wasm/kernels.wasm) on one shared memory:
+// - quant_*: byte-for-byte against quantizeActivation (dist/ops/quantize.js);
+// - mm_*: against an f64 reference built from the dequantized weight and activation rows,
+//   |err| <= 1e-5 * sum_k |w_k x_k| + 1e-6, for quantize()d and randomBlocks() weights, partial
+//   row ranges, decode (T = 1) and tiled prefill shapes; columns outside [n0, n1) must stay untouched.
+// Each check runs on a cold instance (first call, before V8 tiers the function up) and again after
+// warm-up calls, so both the baseline (Liftoff) and the optimized code are compared.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { GGMLType, rowBytes, typeName, vecDotType } from '../dist/formats/ggml-types.js';
+import { mulberry32, quantize, quantizeActivation, randomBlocks } from '../dist/ops/quantize.js';
+import { dequantize, fp16ToF32 } from '../dist/ops/dequant.js';
+
+const wasmPath = fileURLToPath(new URL('../build/wasm/kernels.wasm', import.meta.url));
+if (!existsSync(wasmPath)) {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/build-wasm.js', import.meta.url))], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building kernels.wasm failed:\n${r.stdout}${r.stderr}`);
+}
+const wasmModule = new WebAssembly.Module(readFileSync(wasmPath));
+
+/** A fresh instance on its own shared memory, with a bump allocator above __heap_base. */
+function instantiate() {
+  const memory = new WebAssembly.Memory({ initial: 512, maximum: 16384, shared: true });
+  const inst = new WebAssembly.Instance(wasmModule, { env: { memory } });
+  const base = (inst.exports.heap_base() + 63) & ~63;
+  let top = base;
+  return {
+    ex: inst.exports,
+    memory,
+    reset() { top = base; },
+    alloc(bytes) {
+      const p = top;
+      top = (top + bytes + 63 + 16) & ~63; // + 16: kernels may not read past, keep a gap anyway
+      const need = Math.ceil(top / 65536) - memory.buffer.byteLength / 65536;
+      if (need > 0) memory.grow(need);
+      return p;
+    },
+    put(bytes) {
+      const p = this.alloc(bytes.length);
+      new Uint8Array(memory.buffer, p, bytes.length).set(bytes);
+      return p;
+    },
+    bytes(p, n) { return new Uint8Array(memory.buffer, p, n).slice(); },
+  };
+}
+
+// ---- activation generators ----------------------------------------------------------------------
+
+function gauss(rand) {
+  const u = Math.max(rand(), 1e-12), v = rand();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/**
+ * T x K activations with per-32 block magnitudes from 1e-6 to 30, outliers, exact zeros, tiny
+ * values, an all-zero row and (for block types) blocks built to hit rounding ties.
+ */
+function makeActs(T, K, rand) {
+  const x = new Float32Array(T * K);
+  for (let t = 0; t < T; t++) {
+    const mode = t === 1 ? 'zero' : t % 5 === 3 ? 'ties' : 'rand';
+    for (let b = 0; b < K; b += 32) {
+      const n = Math.min(32, K - b);
+      const scale = 10 ** (rand() * 7.5 - 6);
+      for (let j = 0; j < n; j++) {
+        const i = t * K + b + j;
+        if (mode === 'zero') { x[i] = 0; continue; }
+        if (mode === 'ties') {
+          // amax exactly 127 (or -127 for Q8_K's signed max): x*id lands on k + 0.5
+          x[i] = j === 0 ? (b & 64 ? -127 : 127) : Math.floor(rand() * 250 - 125) + 0.5;
+          continue;
+        }
+        const r = rand();
+        x[i] = r < 0.05 ? 0 : r < 0.08 ? gauss(rand) * 1e-30 : r < 0.1 ? gauss(rand) * scale * 40 : gauss(rand) * scale;
+      }
+    }
+  }
+  return x;
+}
+
+/** Raw f32 bit patterns for the F16/BF16 converters: every exponent incl. subnormal, inf, nan, ties. */
+function makeBitsActs(n, rand) {
+  const u = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rand();
+    let bits = (Math.floor(rand() * 4294967296)) >>> 0;
+    if (r < 0.2) bits = (bits & 0x80000000) | ((100 + Math.floor(rand() * 60)) << 23) | (bits & 0x7fffff); // around f16 range
+    else if (r < 0.3) bits = (bits & 0xffffe000) | 0x1000; // exact f16 rounding ties
+    else if (r < 0.35) bits = (bits & 0xffff0000) | 0x8000; // exact bf16 ties
+    else if (r < 0.38) bits = (bits & 0x807fffff) | (103 << 23); // f16 subnormal range
+    u[i] = bits;
+  }
+  return new Float32Array(u.buffer);
+}
+
+function concatRows(type, x, T, K) {
+  const rb = rowBytes(type, K);
+  const out = new Uint8Array(T * rb);
+  for (let t = 0; t < T; t++) out.set(quantizeActivation(type, x.subarray(t * K, (t + 1) * K)), t * rb);
+  return out;
+}
+
+// ---- quantizers ---------------------------------------------------------------------------------
+
+const QUANT_FN = {
+  [GGMLType.Q8_0]: 'quant_q8_0', [GGMLType.Q8_1]: 'quant_q8_1', [GGMLType.Q8_K]: 'quant_q8_K',
+  [GGMLType.F16]: 'quant_f16', [GGMLType.BF16]: 'quant_bf16',
+};
+
+function checkQuant(w, type, x, T, K, label) {
+  w.reset();
+  const expect = concatRows(type, x, T, K);
+  const px = w.put(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+  const po = w.alloc(expect.length);
+  new Uint8Array(w.memory.buffer, po, expect.length).fill(0xa5); // stale bytes must be overwritten
+  w.ex[QUANT_FN[type]](px, po, K, T);
+  const got = w.bytes(po, expect.length);
+  for (let i = 0; i < expect.length; i++) {
+    if (got[i] !== expect[i]) {
+      assert.fail(`${QUANT_FN[type]} ${label} K=${K} T=${T}: byte ${i} (row ${Math.floor(i / rowBytes(type, K))}) is ${got[i]}, expected ${expect[i]}`);
+    }
+  }
+}
+
+test('quant_* match quantizeActivation byte for byte (cold and warm)', () => {
+  const rand = mulberry32(1234);
+  const w = instantiate();
+  for (const type of [GGMLType.Q8_0, GGMLType.Q8_1, GGMLType.Q8_K, GGMLType.F16, GGMLType.BF16]) {
+    const bs = type === GGMLType.Q8_K ? 256 : 32;
+    const shapes = [[bs, 1], [3 * bs, 6], [1536, 5], [8960, 2]];
+    for (const [phase, reps] of [['cold', 0], ['warm', 40]]) {
+      for (const [K, T] of shapes) {
+        const x = makeActs(T, K, rand);
+        for (let r = 0; r < reps; r++) { w.reset(); const p = w.put(new Uint8Array(x.buffer)); w.ex[QUANT_FN[type]](p, w.alloc(T * rowBytes(type, K)), K, T); }
+        checkQuant(w, type, x, T, K, phase);
+      }
+      if (type === GGMLType.F16 || type === GGMLType.BF16) {
+        checkQuant(w, type, makeBitsActs(4096, rand), 4, 1024, `${phase} bit patterns`);
+        checkQuant(w, type, makeBitsActs(37 * 3, rand), 3, 37, `${phase} odd K`);
+      }
+    }
+  }
+});
+
+// ---- matrix products ----------------------------------------------------------------------------
+
+const MM_TYPES = [
+  GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1,
+  GGMLType.Q8_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
+  GGMLType.IQ4_NL, GGMLType.IQ4_XS,
+];
+
+function blockOf(type) {
+  return [GGMLType.F32, GGMLType.F16, GGMLType.BF16].includes(type) ? 1
+    : [GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.IQ4_XS].includes(type) ? 256 : 32;
+}
+
+/** f64 reference of y[t, n] and sum_k |w x| in ggml's formulation (Q4_1/Q5_1: m_w * s_x per block). */
+function reference(type, wBytes, xq, K, N, T) {
+  const vdt = vecDotType(type);
+  const W = dequantize(type, wBytes, N * K);
+  const X = dequantize(vdt, xq, T * K);
+  const ref = new Float64Array(T * N), mag = new Float64Array(T * N);
+  const withMin = type === GGMLType.Q4_1 || type === GGMLType.Q5_1;
+  const wbs = type === GGMLType.Q4_1 ? 20 : 24;
+  for (let t = 0; t < T; t++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0, a = 0;
+      const wo = n * K, xo = t * K;
+      for (let k = 0; k < K; k++) { const p = W[wo + k] * X[xo + k]; s += p; a += Math.abs(p); }
+      if (withMin) {
+        // ggml adds m_w * s_x, where s_x = fp16(d_x(f32) * sum q) differs from sum_j X_j
+        for (let b = 0; b < K / 32; b++) {
+          const wb = (n * (K / 32) + b) * wbs, xb = (t * (K / 32) + b) * 36;
+          const m = fp16ToF32(wBytes[wb + 2] | (wBytes[wb + 3] << 8));
+          const sx = fp16ToF32(xq[xb + 2] | (xq[xb + 3] << 8));
+          let sumX = 0;
+          for (let j = 0; j < 32; j++) sumX += X[xo + 32 * b + j];
+          s += m * (sx - sumX);
+          a += Math.abs(m * sx);
+        }
+      }
+      ref[t * N + n] = s;
+      mag[t * N + n] = a;
+    }
+  }
+  return { ref, mag };
+}
+
+function mmName(type) { return `mm_${typeName(type).toLowerCase()}`; }
+
+function checkMM(w, type, src, K, N, T, n0, n1, warm, rand) {
+  const vdt = vecDotType(type);
+  const floats = new Float32Array(N * K);
+  for (let i = 0; i < floats.length; i++) floats[i] = gauss(rand) * 0.1 * (1 + (i % 97 === 0 ? 20 : 0));
+  // 'tiny': weights ~1e-5 so block scales (and F16 values) are f16 subnormals
+  if (src === 'tiny') for (let i = 0; i < floats.length; i++) floats[i] *= 1e-4;
+  const wBytes = src === 'random' ? randomBlocks(type, N * K, rand) : quantize(type, floats);
+  assert.equal(wBytes.length, N * rowBytes(type, K));
+  const x = makeActs(T, K, rand);
+  const xq = concatRows(vdt, x, T, K);
+  const { ref, mag } = reference(type, wBytes, xq, K, N, T);
+  w.reset();
+  const pw = w.put(wBytes), px = w.put(xq), py = w.alloc(T * N * 4);
+  const fn = w.ex[mmName(type)];
+  assert.equal(typeof fn, 'function', `${mmName(type)} is exported`);
+  for (let r = 0; r < warm; r++) fn(pw, px, py, K, N, n0, n1, T);
+  const y = new Float32Array(w.memory.buffer, py, T * N);
+  y.fill(NaN);
+  fn(pw, px, py, K, N, n0, n1, T);
+  const label = `${mmName(type)} ${src} K=${K} N=${N} T=${T} rows [${n0}, ${n1}) ${warm ? 'warm' : 'cold'}`;
+  for (let t = 0; t < T; t++) {
+    for (let n = 0; n < N; n++) {
+      const got = y[t * N + n];
+      if (n < n0 || n >= n1) {
+        if (!Number.isNaN(got)) assert.fail(`${label}: y[${t}, ${n}] outside the row range was written`);
+        continue;
+      }
+      const e = ref[t * N + n], tol = 1e-5 * mag[t * N + n] + 1e-6;
+      if (!(Math.abs(got - e) <= tol)) {
+        assert.fail(`${label}: y[${t}, ${n}] = ${got}, reference ${e} (|err| ${Math.abs(got - e)} > tol ${tol})`);
+      }
+    }
+  }
+}
+
+// [K multiple of block, N, T, n0, n1]; K given as a function of the block size
+const MM_CASES = [
+  [(b) => Math.max(b, 32), 1, 1, 0, 1],
+  [(b) => 3 * Math.max(b, 32), 5, 2, 1, 4],
+  [(b) => (b === 1 ? 37 : 3 * b), 6, 7, 1, 6],
+  [() => 1536, 17, 7, 0, 17],
+  [() => 1536, 64, 130, 3, 61],
+  [() => 1536, 3, 1, 1, 3],
+  [() => 8960, 17, 1, 5, 16],
+  [() => 8960, 5, 33, 0, 5],
+];
+
+for (const type of MM_TYPES) {
+  test(`${mmName(type)} matches the f64 reference (cold and warm)`, () => {
+    const rand = mulberry32(1000 + type);
+    const w = instantiate(); // fresh instance: the first calls below run before any tier-up
+    const bs = blockOf(type);
+    MM_CASES.forEach(([kf, N, T, n0, n1], ci) => {
+      const K = kf(bs);
+      const srcs = ci < 3 ? ['quantize', 'random'] : ci === 3 ? ['quantize', 'random', 'tiny'] : [ci % 2 ? 'quantize' : 'random'];
+      for (const src of srcs) checkMM(w, type, src, K, N, T, n0, n1, 0, rand);
+    });
+    // warm: repeat calls so V8 optimizes the kernel, then compare again
+    MM_CASES.forEach(([kf, N, T, n0, n1], ci) => {
+      const K = kf(bs);
+      const warm = N * T * K > 2e6 ? 2 : 30;
+      checkMM(w, type, ci % 2 ? 'random' : 'quantize', K, N, T, n0, n1, warm, rand);
+    });
+  });
+}
+
+// ---- row dequantizers (getRows) -----------------------------------------------------------------
+
+test('dequant_row_* match dequantize bit for bit (cold and warm)', () => {
+  const rand = mulberry32(99);
+  const w = instantiate();
+  const types = [GGMLType.F16, GGMLType.BF16, GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K];
+  for (const type of types) {
+    const fn = w.ex[`dequant_row_${typeName(type).toLowerCase()}`];
+    assert.equal(typeof fn, 'function');
+    const bs = blockOf(type);
+    const Ks = bs === 1 ? [8, 37, 1536] : [bs, 3 * bs, 1536];
+    for (const warm of [0, 30]) {
+      for (const K of Ks) {
+        const srcs = [randomBlocks(type, K, rand), quantize(type, makeActs(1, K, rand))];
+        if (bs === 1) {
+          // every 16-bit pattern class: subnormals, inf, nan, both signs
+          const raw = new Uint8Array(2 * K);
+          for (let i = 0; i < raw.length; i++) raw[i] = Math.floor(rand() * 256);
+          srcs.push(raw);
+        }
+        for (const src of srcs) {
+          const expect = dequantize(type, src, K);
+          w.reset();
+          const ps = w.put(src), pd = w.alloc(4 * K);
+          for (let r = 0; r < warm; r++) fn(ps, pd, K);
+          new Float32Array(w.memory.buffer, pd, K).fill(12345);
+          fn(ps, pd, K);
+          const got = new Float32Array(w.memory.buffer, pd, K);
+          const gb = new Uint32Array(w.memory.buffer, pd, K);
+          const eb = new Uint32Array(expect.buffer);
+          for (let k = 0; k < K; k++) {
+            if (Number.isNaN(expect[k]) && Number.isNaN(got[k])) continue;
+            if (gb[k] !== eb[k]) assert.fail(`dequant_row_${typeName(type).toLowerCase()} K=${K} element ${k}: ${got[k]}, expected ${expect[k]}`);
+          }
+        }
+      }
+    }
+  }
+});
