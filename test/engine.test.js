@@ -140,3 +140,22 @@ test('tokenize / detokenize round trip', () => {
   assert.equal(engine.detokenize(ids), '深度求索 DeepSeek 🚀');
   assert.throws(() => engine.detokenize([-1]), /outside the vocabulary/);
 });
+
+test('continuous batching: concurrent greedy requests give the same tokens as one at a time', async () => {
+  const file = ensureFixture(fixtureDir(), { family: 'qwen2', size: 'tiny', type: GGMLType.Q8_0 });
+  const batched = await loadModel(file, { threads: 2, contextLength: 256, parallel: 4 });
+  try {
+    const prompts = ['first question', '第二个问题', 'a third, longer question about something', 'four'];
+    const req = (p) => ({ prompt: p, max_tokens: 16, temperature: 0 });
+    const sequential = [];
+    for (const p of prompts) sequential.push((await engine.completions.create(req(p))).choices[0].text);
+    // All four at once: they share every decode step (and the prefill steps as they arrive).
+    const together = await Promise.all(prompts.map((p) => batched.completions.create(req(p))));
+    assert.deepEqual(together.map((r) => r.choices[0].text), sequential);
+    // Streams interleave: more requests than slots queue up and still all complete.
+    const many = await Promise.all(Array.from({ length: 7 }, (_, i) => batched.chat.completions.create({ messages: user(`q${i}`), max_tokens: 6, temperature: 0 })));
+    for (const r of many) assert.equal(r.usage.completion_tokens, 6);
+  } finally {
+    await batched.dispose();
+  }
+});

@@ -5,15 +5,16 @@
  *   const r = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }] });
  *   for await (const chunk of await engine.chat.completions.create({ messages, stream: true })) ...
  *
- * The HTTP server and the CLI are thin adapters over this class. Requests run one at a time on a
- * single slot whose KV cache is reused across requests sharing a prefix (prompt cache).
+ * The HTTP server and the CLI are thin adapters over this class. Up to `parallel` requests
+ * generate at once, sharing every forward pass (continuous batching, see generate.ts); each slot's
+ * KV cache is reused by a later request that shares its prefix (prompt cache).
  */
 import { ChatTemplate, TemplateError, type ChatMessage, type ToolSpec } from '../chat/template.js';
 import { prepareHistory, historyPolicy } from '../chat/reasoning.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { SamplingParams } from '../sampling/sampler.js';
 import { openModel, type OpenOptions, type OpenedModel } from './open.js';
-import { generate, Slot, type GenerateEvent, type GenerateResult, type TokenInfo } from './generate.js';
+import { Scheduler, type GenerateEvent, type GenerateParams, type GenerateResult, type TokenInfo } from './generate.js';
 import {
   InvalidRequestError,
   type ChatCompletion,
@@ -37,20 +38,11 @@ export interface LoadModelOptions extends OpenOptions {
   readonly chatTemplate?: string;
   /** Name reported in responses (default: the file name). */
   readonly modelName?: string;
-}
-
-type Release = () => void;
-
-/** One generation at a time per slot (FIFO). */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  lock(): Promise<Release> {
-    let release!: Release;
-    const next = new Promise<void>((r) => (release = r));
-    const prev = this.tail;
-    this.tail = prev.then(() => next);
-    return prev.then(() => release);
-  }
+  /**
+   * Sequences generated at once (continuous batching; default 1). Each active sequence has its
+   * own KV cache of `contextLength` tokens, allocated when first used.
+   */
+  readonly parallel?: number;
 }
 
 function now(): number {
@@ -83,8 +75,7 @@ export class Engine {
   readonly vocabSize: number;
   private template: ChatTemplate | null = null;
   private readonly templateSource: string | null;
-  private readonly slot: Slot;
-  private readonly mutex = new Mutex();
+  private readonly scheduler: Scheduler;
   private disposed = false;
 
   readonly chat = {
@@ -115,7 +106,7 @@ export class Engine {
     this.vocabSize = realVocabSize(file.metadata.get('tokenizer.ggml.token_type'), Math.min(this.tokenizer.vocabSize, model.info.nVocab));
     const src = opts.chatTemplate ?? file.metadata.get('tokenizer.chat_template');
     this.templateSource = typeof src === 'string' ? src : null;
-    this.slot = new Slot(model, ctx);
+    this.scheduler = new Scheduler(model, this.tokenizer, this.vocabSize, ctx, opts.parallel ?? 1);
   }
 
   get model() {
@@ -252,15 +243,14 @@ export class Engine {
     const id = newId('chatcmpl');
     const created = now();
     const model = this.modelName;
-    if (req.stream) return this.streamChat(id, created, model, params, !!req.stream_options?.include_usage);
+    const gen = this.scheduler.submit(params);
+    if (req.stream) return this.streamChat(gen, id, created, model, params, !!req.stream_options?.include_usage);
 
-    const release = await this.mutex.lock();
-    try {
+    {
       let reasoning = '';
       let content = '';
       const calls: ToolCall[] = [];
       const lps: TokenLogprob[] = [];
-      const gen = generate(this.slot, this.tokenizer, this.vocabSize, params);
       let r = await gen.next();
       while (!r.done) {
         const ev = r.value;
@@ -288,23 +278,20 @@ export class Engine {
         usage: usageOf(res),
         timings: timingsOf(res),
       };
-    } finally {
-      release();
     }
   }
 
   private async *streamChat(
+    gen: AsyncGenerator<GenerateEvent, GenerateResult>,
     id: string, created: number, model: string,
-    params: Parameters<typeof generate>[3], includeUsage: boolean,
+    params: GenerateParams, includeUsage: boolean,
   ): AsyncGenerator<ChatCompletionChunk> {
-    const release = await this.mutex.lock();
     const chunk = (delta: ChatCompletionChunk['choices'][0]['delta'], finish: FinishReason | null = null, logprobs: TokenLogprob[] | null = null): ChatCompletionChunk => ({
       id, object: 'chat.completion.chunk', created, model,
       choices: [{ index: 0, delta, logprobs: logprobs ? { content: logprobs } : null, finish_reason: finish }],
     });
     try {
       yield chunk({ role: 'assistant', content: params.startsInThought ? null : '' });
-      const gen = generate(this.slot, this.tokenizer, this.vocabSize, params);
       let r = await gen.next();
       while (!r.done) {
         const ev = r.value;
@@ -330,7 +317,7 @@ export class Engine {
       yield chunk({}, res.finishReason);
       if (includeUsage) yield { id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(res), timings: timingsOf(res) };
     } finally {
-      release();
+      await gen.return(undefined as never);
     }
   }
 
@@ -383,14 +370,12 @@ export class Engine {
       top_logprobs: tokens.map((t) => Object.fromEntries(t.top.map((x) => [this.tokenizer.decode([x.id]), x.logprob]))),
       text_offset: tokens.map(() => 0),
     });
+    const gen = this.scheduler.submit(params);
     if (req.stream) {
-      const self = this;
       const include = !!req.stream_options?.include_usage;
       return (async function* () {
-        const release = await self.mutex.lock();
         try {
           if (echo) yield { id, object: 'text_completion' as const, created, model, choices: [{ index: 0, text: echo, logprobs: null, finish_reason: null }] };
-          const gen = generate(self.slot, self.tokenizer, self.vocabSize, params);
           let r = await gen.next();
           while (!r.done) {
             const lp = params.logprobs !== null ? legacyLp([...r.value.tokens]) : null;
@@ -401,15 +386,13 @@ export class Engine {
           yield { id, object: 'text_completion' as const, created, model, choices: [{ index: 0, text: '', logprobs: null, finish_reason: r.value.finishReason as FinishReason }] };
           if (include) yield { id, object: 'text_completion' as const, created, model, choices: [], usage: usageOf(r.value), timings: timingsOf(r.value) };
         } finally {
-          release();
+          await gen.return(undefined as never);
         }
       })();
     }
-    const release = await this.mutex.lock();
-    try {
+    {
       let text = echo;
       const tokens: TokenInfo[] = [];
-      const gen = generate(this.slot, this.tokenizer, this.vocabSize, params);
       let r = await gen.next();
       while (!r.done) {
         text += r.value.content;
@@ -423,28 +406,24 @@ export class Engine {
         usage: usageOf(r.value),
         timings: timingsOf(r.value),
       };
-    } finally {
-      release();
     }
   }
 
-  /** Forget the cached conversation state. */
+  /** Requests generating and waiting right now. */
+  get load(): { active: number; waiting: number } {
+    return this.scheduler.load;
+  }
+
+  /** Forget cached prompts (of idle slots). */
   async reset(): Promise<void> {
-    const release = await this.mutex.lock();
-    this.slot.reset();
-    release();
+    this.scheduler.reset();
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    const release = await this.mutex.lock();
-    try {
-      this.slot.dispose();
-      await this.opened.dispose();
-    } finally {
-      release();
-    }
+    this.scheduler.dispose();
+    await this.opened.dispose();
   }
 }
 

@@ -1,18 +1,23 @@
 /**
- * The generation loop: prompt tokens in, a stream of UTF-8-safe text events out.
+ * Generation: a scheduler that runs many requests at once with continuous batching.
  *
- * Pipeline per sampled token:
- *   logits -> Sampler -> id -> (end-of-generation? stop) -> StreamDecoder (holds split characters)
+ * Every step it builds one batch from all active requests: one token per request that is
+ * decoding, plus prompt chunks of requests that are still prefilling (up to the model's batch
+ * limit), runs a single `forwardBatch` (each weight matrix is read once for the whole batch), and
+ * hands each request its logits. New requests join between steps; finished ones leave.
+ *
+ * Per request, sampled tokens go through a text pipeline:
+ *   Sampler -> id -> (end-of-generation? stop) -> StreamDecoder (holds split UTF-8 characters)
  *   -> StopMatcher (holds possible stop-string prefixes) -> ReasoningParser (<think> split)
  *   -> ToolCallParser (DeepSeek tool-call blocks) -> event
  *
- * A `Slot` owns one sequence state (KV cache) and remembers which tokens it holds, so a new
- * request that shares a prefix with the previous one (same system prompt, same history) only
- * evaluates the new tail (prompt cache). The forward pass is synchronous; the loop yields to
- * the event loop between tokens so aborts and I/O are handled promptly.
+ * Each `Slot` owns one sequence state (KV cache) and remembers the tokens in it; a new request is
+ * placed on the free slot sharing the longest prefix with its prompt and only evaluates the rest
+ * (prompt cache). The forward pass is synchronous; the loop yields to the event loop between
+ * steps so aborts and I/O are handled promptly.
  */
-import type { Model, SequenceState } from '../models/types.js';
-import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { BatchItem, Model, SequenceState } from '../models/types.js';
+import type { Tokenizer, StreamDecoder } from '../tokenizer/tokenizer.js';
 import { Sampler, type SamplingParams } from '../sampling/sampler.js';
 import { StopMatcher } from '../sampling/stop.js';
 import { ReasoningBudget, ReasoningParser } from '../chat/reasoning.js';
@@ -62,198 +67,378 @@ export interface GenerateResult {
   readonly generationMs: number;
 }
 
-const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
-
+/** One sequence state plus the tokens it holds. */
 export class Slot {
   private state: SequenceState | null = null;
-  /** Tokens whose keys/values are in `state`, in order. */
-  private tokens: number[] = [];
+  readonly tokens: number[] = [];
+  lastUsed = 0;
+  busy = false;
 
   constructor(private readonly model: Model, readonly contextLength: number) {}
 
-  private ensureState(): SequenceState {
+  get seq(): SequenceState {
     this.state ??= this.model.newSequence(this.contextLength);
     return this.state;
   }
 
-  /** Tokens currently cached. */
-  get cached(): readonly number[] {
-    return this.tokens;
+  commonPrefix(prompt: readonly number[]): number {
+    const max = Math.min(this.tokens.length, prompt.length);
+    let n = 0;
+    while (n < max && this.tokens[n] === prompt[n]) n++;
+    return n;
   }
 
-  /**
-   * Make the cache hold exactly `prompt` and return the logits after its last token, reusing the
-   * longest common prefix with what is cached. Returns the number of reused tokens too.
-   */
-  prefill(prompt: readonly number[]): { logits: Float32Array; reused: number } {
-    if (prompt.length === 0) throw new InvalidRequestError('the prompt is empty');
-    if (prompt.length >= this.contextLength) {
-      throw new InvalidRequestError(
-        `the prompt has ${prompt.length} tokens, which does not fit the context of ${this.contextLength} tokens (at least one token must remain for the answer)`,
-        'messages',
-        'context_length_exceeded',
-      );
-    }
-    const st = this.ensureState();
-    let common = 0;
-    const max = Math.min(this.tokens.length, st.length, prompt.length);
-    while (common < max && this.tokens[common] === prompt[common]) common++;
-    // The last prompt token must be evaluated to get its logits.
-    if (common === prompt.length) common--;
-    st.truncate(common);
-    this.tokens.length = common;
-    let logits: Float32Array = new Float32Array(0);
-    for (let i = common; i < prompt.length; i += this.model.maxBatch) {
-      const chunk = prompt.slice(i, Math.min(prompt.length, i + this.model.maxBatch));
-      const last = i + chunk.length >= prompt.length;
-      logits = this.model.forward(Int32Array.from(chunk), st, { logits: last ? 'last' : 'none' });
-      this.tokens.push(...chunk);
-    }
-    return { logits, reused: common };
-  }
-
-  /** Append one token and return the logits after it. */
-  step(id: number): Float32Array {
-    const st = this.ensureState();
-    const logits = this.model.forward(Int32Array.of(id), st, { logits: 'last' });
-    this.tokens.push(id);
-    return logits;
-  }
-
-  get length(): number {
-    return this.tokens.length;
-  }
-
-  reset(): void {
-    this.state?.truncate(0);
-    this.tokens.length = 0;
+  /** Keep the first n tokens. */
+  truncate(n: number): void {
+    if (this.state) this.state.truncate(Math.min(n, this.state.length));
+    this.tokens.length = Math.min(n, this.tokens.length);
   }
 
   dispose(): void {
     this.state?.dispose();
     this.state = null;
-    this.tokens = [];
+    this.tokens.length = 0;
   }
 }
 
-/** Run one generation on `slot`. Yields text events; returns the summary. */
-export async function* generate(
-  slot: Slot,
-  tokenizer: Tokenizer,
-  vocabSize: number,
-  p: GenerateParams,
-): AsyncGenerator<GenerateEvent, GenerateResult> {
-  const sampler = new Sampler(p.sampling, { vocabSize });
-  const stopper = new StopMatcher(p.stop);
-  const decoder = tokenizer.createDecoder();
-  const reasoner = p.reasoning ? new ReasoningParser({ startsInThought: p.startsInThought }) : null;
-  const tools = p.toolFormat ? new ToolCallParser(p.toolFormat) : null;
-  const budget = p.reasoningBudget !== undefined && p.reasoningBudget >= 0 ? new ReasoningBudget(p.reasoningBudget) : null;
-  const history = [...p.prompt];
+/** Sampler + decoder + stop strings + reasoning + tool calls for one request. */
+class TextPipeline {
+  readonly sampler: Sampler;
+  private readonly stopper: StopMatcher;
+  private readonly decoder: StreamDecoder;
+  readonly reasoner: ReasoningParser | null;
+  private readonly tools: ToolCallParser | null;
+  toolCalls = 0;
 
-  const t0 = performance.now();
-  let { logits, reused } = slot.prefill(p.prompt);
-  const t1 = performance.now();
-  let completion = 0;
-  let reasoningTokens = 0;
-  let toolCalls = 0;
-  let finish: FinishReason | 'abort' = 'length';
-  let stoppedByString = false;
+  constructor(p: GenerateParams, tokenizer: Tokenizer, vocabSize: number) {
+    this.sampler = new Sampler(p.sampling, { vocabSize });
+    this.stopper = new StopMatcher(p.stop);
+    this.decoder = tokenizer.createDecoder();
+    this.reasoner = p.reasoning ? new ReasoningParser({ startsInThought: p.startsInThought }) : null;
+    this.tools = p.toolFormat ? new ToolCallParser(p.toolFormat) : null;
+  }
 
-  const pipe = (text: string, final: boolean): GenerateEvent | null => {
+  private route(text: string, final: boolean): Omit<GenerateEvent, 'tokens'> | null {
     let reasoning = '';
     let content = text;
-    if (reasoner) {
-      const r = final ? mergeParts(reasoner.push(text), reasoner.flush()) : reasoner.push(text);
-      reasoning = r.reasoning;
-      content = r.content;
+    if (this.reasoner) {
+      const a = this.reasoner.push(text);
+      const b = final ? this.reasoner.flush() : { reasoning: '', content: '' };
+      reasoning = a.reasoning + b.reasoning;
+      content = a.content + b.content;
     }
     let toolEvents: ToolCallEvent[] = [];
-    if (tools) {
-      const t = final ? mergeTools(tools.push(content), tools.flush()) : tools.push(content);
-      content = t.content;
-      toolEvents = t.events;
-      for (const e of toolEvents) if (e.type === 'start') toolCalls++;
+    if (this.tools) {
+      const a = this.tools.push(content);
+      const b = final ? this.tools.flush() : { content: '', events: [] };
+      content = a.content + b.content;
+      toolEvents = [...a.events, ...b.events];
+      for (const e of toolEvents) if (e.type === 'start') this.toolCalls++;
     }
     if (!reasoning && !content && toolEvents.length === 0) return null;
-    return { reasoning, content, toolEvents, tokens: [] };
-  };
+    return { reasoning, content, toolEvents };
+  }
 
-  let pendingTokens: TokenInfo[] = [];
-  while (completion < p.maxTokens) {
-    if (p.signal?.aborted) {
-      finish = 'abort';
-      break;
+  /** Text of a generated token; `stopped` when a stop string completed. */
+  token(id: number): { event: Omit<GenerateEvent, 'tokens'> | null; stopped: boolean } {
+    const s = this.stopper.push(this.decoder.push(id));
+    return { event: this.route(s.emit, false), stopped: s.stopped };
+  }
+
+  /** End of generation: release what the stages held back (nothing after a stop string). */
+  finish(afterStop: boolean): Omit<GenerateEvent, 'tokens'> | null {
+    const tail = afterStop ? '' : this.stopper.push(this.decoder.flush()).emit + this.stopper.flush();
+    return this.route(tail, true);
+  }
+
+  get inThought(): boolean {
+    return this.reasoner?.inThought ?? false;
+  }
+}
+
+class Job {
+  readonly pipe: TextPipeline;
+  readonly history: number[];
+  readonly budget: ReasoningBudget | null;
+  slot: Slot | null = null;
+  /** Prompt tokens still to evaluate. */
+  pending: number[] = [];
+  /** Token to feed at the next decode step. */
+  next = -1;
+  /** Tokens to feed without sampling (closing a thought at the reasoning budget). */
+  forced: number[] = [];
+  cached = 0;
+  completion = 0;
+  reasoningTokens = 0;
+  queued: GenerateEvent[] = [];
+  pendingTokens: TokenInfo[] = [];
+  result: GenerateResult | null = null;
+  error: unknown = null;
+  wake: (() => void) | null = null;
+  t0 = performance.now();
+  tPrompt = 0;
+
+  constructor(readonly p: GenerateParams, tokenizer: Tokenizer, vocabSize: number) {
+    this.pipe = new TextPipeline(p, tokenizer, vocabSize);
+    this.history = [...p.prompt];
+    this.budget = p.reasoningBudget !== undefined && p.reasoningBudget >= 0 ? new ReasoningBudget(p.reasoningBudget) : null;
+  }
+
+  get done(): boolean {
+    return this.result !== null || this.error !== null;
+  }
+
+  emit(ev: Omit<GenerateEvent, 'tokens'> | null, flushTokens = false): void {
+    if (!ev && !(flushTokens && this.pendingTokens.length)) return;
+    this.queued.push({ ...(ev ?? { reasoning: '', content: '', toolEvents: [] }), tokens: this.pendingTokens });
+    this.pendingTokens = [];
+    this.notify();
+  }
+
+  notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+}
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+export class Scheduler {
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Job[] = [];
+  private readonly active: Job[] = [];
+  private running = false;
+  private clock = 0;
+  private closed = false;
+
+  constructor(
+    private readonly model: Model,
+    private readonly tokenizer: Tokenizer,
+    private readonly vocabSize: number,
+    readonly contextLength: number,
+    readonly parallel: number,
+  ) {
+    if (!Number.isInteger(parallel) || parallel < 1) throw new Error(`parallel must be a positive integer, got ${parallel}`);
+    for (let i = 0; i < parallel; i++) this.slots.push(new Slot(model, contextLength));
+  }
+
+  /** Requests generating or waiting. */
+  get load(): { active: number; waiting: number } {
+    return { active: this.active.length, waiting: this.waiting.length };
+  }
+
+  /** Start a generation; iterate the result for events, its return value is the summary. */
+  submit(p: GenerateParams): AsyncGenerator<GenerateEvent, GenerateResult> {
+    if (this.closed) throw new Error('engine has been disposed');
+    if (p.prompt.length === 0) throw new InvalidRequestError('the prompt is empty');
+    if (p.prompt.length >= this.contextLength) {
+      throw new InvalidRequestError(
+        `the prompt has ${p.prompt.length} tokens, which does not fit the context of ${this.contextLength} tokens (at least one token must remain for the answer)`,
+        'messages',
+        'context_length_exceeded',
+      );
     }
-    if (slot.length >= slot.contextLength) {
-      finish = 'length';
-      break;
+    const job = new Job(p, this.tokenizer, this.vocabSize);
+    this.waiting.push(job);
+    void this.run();
+    return this.consume(job);
+  }
+
+  private async *consume(job: Job): AsyncGenerator<GenerateEvent, GenerateResult> {
+    try {
+      for (;;) {
+        if (job.queued.length) {
+          yield job.queued.shift()!;
+          continue;
+        }
+        if (job.error) throw job.error;
+        if (job.result) return job.result;
+        await new Promise<void>((r) => (job.wake = r));
+      }
+    } finally {
+      // The consumer stopped early (break / return): stop generating for it.
+      if (!job.done) this.finish(job, 'abort', false);
     }
-    const id = sampler.sample(logits, history);
-    if (p.logprobs !== null) {
-      const lp = sampler.logprobs(logits, id, p.logprobs);
-      pendingTokens.push({ id, logprob: lp.logprob, top: lp.top });
-    }
-    if (tokenizer.eogIds.has(id)) {
-      finish = 'stop';
-      break;
-    }
-    completion++;
-    if (reasoner?.inThought) reasoningTokens++;
-    history.push(id);
-    const text = decoder.push(id);
-    const s = stopper.push(text);
-    const ev = pipe(s.emit, false);
-    if (ev || pendingTokens.length) {
-      yield { ...(ev ?? { reasoning: '', content: '', toolEvents: [] }), tokens: pendingTokens };
-      pendingTokens = [];
-    }
-    if (s.stopped) {
-      finish = 'stop';
-      stoppedByString = true;
-      break;
-    }
-    if (completion >= p.maxTokens) break;
-    if (slot.length + 1 >= slot.contextLength) {
-      finish = 'length';
-      break;
-    }
-    logits = slot.step(id);
-    if (budget && reasoner?.inThought && budget.onToken(true) === 'close') {
-      // Close the thought: feed the closing tag as if the model had written it.
-      const close = tokenizer.encode('\n</think>\n\n', { parseSpecial: true });
-      const closeText = close.map((t) => decoder.push(t)).join('');
-      const ev2 = pipe(closeText, false);
-      if (ev2) yield ev2;
-      for (const t of close) {
-        history.push(t);
-        if (slot.length + 1 >= slot.contextLength) break;
-        logits = slot.step(t);
+  }
+
+  private pickSlot(prompt: readonly number[]): Slot | null {
+    let best: Slot | null = null;
+    let bestCommon = -1;
+    for (const s of this.slots) {
+      if (s.busy) continue;
+      const c = s.commonPrefix(prompt);
+      if (c > bestCommon || (c === bestCommon && best && s.lastUsed < best.lastUsed)) {
+        best = s;
+        bestCommon = c;
       }
     }
-    await yieldToEventLoop();
+    return best;
   }
-  // Release held-back text (incomplete characters, possible stop prefixes, parser buffers).
-  // After a stop string nothing that follows it may be emitted.
-  const tail = stoppedByString ? '' : stopper.push(decoder.flush()).emit + stopper.flush();
-  const last = pipe(tail, true);
-  if (last || pendingTokens.length) yield { ...(last ?? { reasoning: '', content: '', toolEvents: [] }), tokens: pendingTokens };
-  if (finish !== 'abort' && toolCalls > 0) finish = 'tool_calls';
-  return {
-    finishReason: finish,
-    promptTokens: p.prompt.length,
-    cachedTokens: reused,
-    completionTokens: completion,
-    reasoningTokens,
-    toolCalls,
-    promptMs: t1 - t0,
-    generationMs: performance.now() - t1,
-  };
-}
 
-function mergeParts(a: { reasoning: string; content: string }, b: { reasoning: string; content: string }) {
-  return { reasoning: a.reasoning + b.reasoning, content: a.content + b.content };
-}
-function mergeTools(a: { content: string; events: ToolCallEvent[] }, b: { content: string; events: ToolCallEvent[] }) {
-  return { content: a.content + b.content, events: [...a.events, ...b.events] };
+  private admit(): void {
+    while (this.waiting.length) {
+      const job = this.waiting[0]!;
+      if (job.p.signal?.aborted) {
+        this.waiting.shift();
+        this.finish(job, 'abort', false);
+        continue;
+      }
+      const slot = this.pickSlot(job.p.prompt);
+      if (!slot) return;
+      this.waiting.shift();
+      slot.busy = true;
+      slot.lastUsed = ++this.clock;
+      job.slot = slot;
+      let common = slot.commonPrefix(job.p.prompt);
+      if (common === job.p.prompt.length) common--; // the last prompt token must be evaluated for its logits
+      slot.truncate(common);
+      job.cached = common;
+      job.pending = job.p.prompt.slice(common);
+      job.t0 = performance.now();
+      this.active.push(job);
+    }
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (!this.closed) {
+        this.admit();
+        for (const job of [...this.active]) if (job.p.signal?.aborted) this.finish(job, 'abort', false);
+        if (this.active.length === 0) break;
+        this.step();
+        await yieldToEventLoop();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** One forward pass over every active request. */
+  private step(): void {
+    const items: BatchItem[] = [];
+    const jobs: Job[] = [];
+    const chunks: number[][] = [];
+    let budget = this.model.maxBatch;
+    for (const job of this.active) {
+      if (job.pending.length || budget < 1) continue;
+      items.push({ tokens: Int32Array.of(job.next), state: job.slot!.seq, logits: 'last' });
+      jobs.push(job);
+      chunks.push([job.next]);
+      budget--;
+    }
+    for (const job of this.active) {
+      if (!job.pending.length || budget < 1) continue;
+      const chunk = job.pending.slice(0, budget);
+      items.push({ tokens: Int32Array.from(chunk), state: job.slot!.seq, logits: chunk.length === job.pending.length ? 'last' : 'none' });
+      jobs.push(job);
+      chunks.push(chunk);
+      budget -= chunk.length;
+    }
+    if (!items.length) return;
+    let out: Float32Array[];
+    try {
+      out = this.model.forwardBatch(items);
+    } catch (e) {
+      for (const job of jobs) this.fail(job, e);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const slot = job.slot!;
+      slot.tokens.push(...chunks[i]!);
+      if (job.pending.length) {
+        job.pending = job.pending.slice(chunks[i]!.length);
+        if (job.pending.length) return; // more prompt to go
+        job.tPrompt = performance.now();
+      }
+      this.afterLogits(job, out[i]!);
+    });
+  }
+
+  private afterLogits(job: Job, logits: Float32Array): void {
+    if (job.forced.length) {
+      job.next = job.forced.shift()!;
+      return;
+    }
+    const p = job.p;
+    const pipe = job.pipe;
+    const id = pipe.sampler.sample(logits, job.history);
+    if (p.logprobs !== null) {
+      const lp = pipe.sampler.logprobs(logits, id, p.logprobs);
+      job.pendingTokens.push({ id, logprob: lp.logprob, top: lp.top });
+    }
+    if (this.tokenizer.eogIds.has(id)) return this.finish(job, 'stop', false);
+    job.completion++;
+    if (pipe.inThought) job.reasoningTokens++;
+    job.history.push(id);
+    const { event, stopped } = pipe.token(id);
+    job.emit(event, true);
+    if (stopped) return this.finish(job, 'stop', true);
+    if (job.completion >= p.maxTokens) return this.finish(job, 'length', false);
+    if (job.slot!.tokens.length + 1 >= this.contextLength) return this.finish(job, 'length', false);
+    job.next = id;
+    if (job.budget && pipe.inThought && job.budget.onToken(true) === 'close') {
+      // Close the thought as if the model had written the closing tag, then let it answer.
+      const close = this.tokenizer.encode('\n</think>\n\n', { parseSpecial: true });
+      const room = this.contextLength - job.slot!.tokens.length - 2;
+      for (const t of close.slice(0, Math.max(0, room))) {
+        job.history.push(t);
+        job.emit(pipe.token(t).event);
+        job.forced.push(t);
+      }
+    }
+  }
+
+  private release(job: Job): void {
+    const i = this.active.indexOf(job);
+    if (i >= 0) this.active.splice(i, 1);
+    const w = this.waiting.indexOf(job);
+    if (w >= 0) this.waiting.splice(w, 1);
+    if (job.slot) {
+      job.slot.busy = false;
+      // Positions whose keys/values were not computed must not count as cached.
+      job.slot.truncate(job.slot.seq.length);
+      job.slot = null;
+    }
+  }
+
+  private finish(job: Job, reason: FinishReason | 'abort', afterStop: boolean): void {
+    if (job.done) return;
+    this.release(job);
+    if (reason !== 'abort') job.emit(job.pipe.finish(afterStop), true);
+    const now = performance.now();
+    const tPrompt = job.tPrompt || now;
+    job.result = {
+      finishReason: reason !== 'abort' && job.pipe.toolCalls > 0 ? 'tool_calls' : reason,
+      promptTokens: job.p.prompt.length,
+      cachedTokens: job.cached,
+      completionTokens: job.completion,
+      reasoningTokens: job.reasoningTokens,
+      toolCalls: job.pipe.toolCalls,
+      promptMs: tPrompt - job.t0,
+      generationMs: now - tPrompt,
+    };
+    job.notify();
+  }
+
+  private fail(job: Job, e: unknown): void {
+    if (job.done) return;
+    this.release(job);
+    job.slot?.truncate(0);
+    job.error = e;
+    job.notify();
+  }
+
+  /** Forget cached prompts (idle slots only). */
+  reset(): void {
+    for (const s of this.slots) if (!s.busy) s.truncate(0);
+  }
+
+  dispose(): void {
+    this.closed = true;
+    for (const job of [...this.active, ...this.waiting]) this.finish(job, 'abort', false);
+    for (const s of this.slots) s.dispose();
+  }
 }

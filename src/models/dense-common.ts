@@ -217,8 +217,10 @@ export function loadDenseModel(file: GGUFFile, backend: Backend, hp: DenseHparam
     maxBatch,
     newSequence: (capacity: number): SequenceState => decoder.newCache(capacity),
     forward(tokens, state, fopts) {
-      if (!(state instanceof KvCache)) throw new Error('forward: sequence state does not belong to this model');
-      return decoder.forward(tokens, state, fopts.logits);
+      return decoder.forward(tokens, ownCache(state), fopts.logits);
+    },
+    forwardBatch(items) {
+      return decoder.forwardBatch(items.map((it) => ({ tokens: it.tokens, cache: ownCache(it.state), want: it.logits })));
     },
     dispose() {
       decoder.dispose();
@@ -227,6 +229,11 @@ export function loadDenseModel(file: GGUFFile, backend: Backend, hp: DenseHparam
   };
 }
 
+
+function ownCache(state: SequenceState): KvCache {
+  if (!(state instanceof KvCache)) throw new Error('forward: sequence state does not belong to this model');
+  return state;
+}
 
 /** Model facts computed from the header alone (no weights loaded). */
 export function denseInfo(file: GGUFFile, hp: DenseHparams, fam: DenseFamilyOptions, hasFreqFactors = file.tensorMap.has('rope_freqs.weight')): ModelInfo {

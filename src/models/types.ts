@@ -53,6 +53,12 @@ export interface ForwardOptions {
   readonly logits: 'none' | 'last' | 'all';
 }
 
+export interface BatchItem {
+  readonly tokens: Int32Array;
+  readonly state: SequenceState;
+  readonly logits: 'none' | 'last' | 'all';
+}
+
 export interface Model {
   readonly info: ModelInfo;
   readonly backend: Backend;
@@ -64,6 +70,11 @@ export interface Model {
    * and return logits: [T or 1, nVocab] row-major (empty when logits = 'none').
    */
   forward(tokens: Int32Array, state: SequenceState, opts: ForwardOptions): Float32Array;
+  /**
+   * Evaluate several sequences in one pass (continuous batching: each weight is read once for all
+   * of them). Total tokens <= maxBatch; each state appears at most once. Returns each item's logits.
+   */
+  forwardBatch(items: ReadonlyArray<BatchItem>): Float32Array[];
   dispose(): void;
 }
 

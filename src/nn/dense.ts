@@ -7,6 +7,9 @@
  *               h = rmsnorm(x);  x += (silu(h.Wgate) * h.Wup) . Wdown
  *   logits = rmsnorm(x) . Woutput
  *
+ * Several sequences can be evaluated in one call (forwardBatch): their tokens are stacked, the
+ * matrix products run once over the whole stack and attention runs per sequence on its own cache.
+ *
  * Legend: T = tokens in this call, B = max tokens per call, d = nEmbd, H / Hkv = query / kv heads,
  * dk / dv = head sizes, F = feed-forward width, V = vocabulary rows.
  */
@@ -54,7 +57,7 @@ export interface DenseWeights {
 const LOGIT_CHUNK = 16;
 
 export class DenseDecoder {
-  private readonly ws: Record<'x' | 'h' | 'q' | 'attn' | 'proj' | 'gate' | 'up' | 'logits', Tensor>;
+  private readonly ws: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'attn' | 'proj' | 'gate' | 'up' | 'logits', Tensor>;
   private readonly attnSpec: AttentionSpec;
 
   constructor(
@@ -64,11 +67,13 @@ export class DenseDecoder {
     readonly maxBatch: number,
   ) {
     const B = maxBatch;
-    const { nEmbd: d, nHead: H, headDimK: dk, headDimV: dv, nFF: F, nVocab: V } = cfg;
+    const { nEmbd: d, nHead: H, nHeadKv: Hkv, headDimK: dk, headDimV: dv, nFF: F, nVocab: V } = cfg;
     this.ws = {
       x: b.allocF32([B, d], 'ws.x'),
       h: b.allocF32([B, d], 'ws.h'),
       q: b.allocF32([B, H * dk], 'ws.q'),
+      k: b.allocF32([B, Hkv * dk], 'ws.k'),
+      v: b.allocF32([B, Hkv * dv], 'ws.v'),
       attn: b.allocF32([B, H * dv], 'ws.attn'),
       proj: b.allocF32([B, d], 'ws.proj'),
       gate: b.allocF32([B, F], 'ws.gate'),
@@ -89,45 +94,80 @@ export class DenseDecoder {
   }
 
   forward(tokens: Int32Array, cache: KvCache, want: 'none' | 'last' | 'all'): Float32Array {
-    const b = this.b;
-    const T = tokens.length;
-    const { nEmbd: d, nHead: H, nHeadKv: Hkv, headDimK: dk, headDimV: dv, nFF: F, eps } = this.cfg;
-    if (T < 1 || T > this.maxBatch) throw new Error(`forward: ${T} tokens, batch limit is ${this.maxBatch}`);
-    const pos0 = cache.length;
-    if (pos0 + T > cache.capacity) throw new Error(`context full: ${pos0} + ${T} tokens exceed the context of ${cache.capacity}`);
-    for (let i = 0; i < T; i++) {
-      const id = tokens[i]!;
-      if (id < 0 || id >= this.cfg.nVocab) throw new Error(`token id ${id} is outside the vocabulary (0..${this.cfg.nVocab - 1})`);
-    }
-    const positions = new Int32Array(T);
-    for (let i = 0; i < T; i++) positions[i] = pos0 + i;
+    return this.forwardBatch([{ tokens, cache, want }])[0]!;
+  }
 
-    const x = this.rows(this.ws.x, T, [d]); //            [T, d]
-    const h = this.rows(this.ws.h, T, [d]); //            [T, d]
-    const q = this.rows(this.ws.q, T, [H * dk]); //       [T, H*dk]
-    const q3 = this.rows(this.ws.q, T, [H, dk]); //       [T, H, dk]
-    const attn = this.rows(this.ws.attn, T, [H * dv]); // [T, H*dv]
-    const attn3 = this.rows(this.ws.attn, T, [H, dv]); // [T, H, dv]
-    const proj = this.rows(this.ws.proj, T, [d]); //      [T, d]
-    const gate = this.rows(this.ws.gate, T, [F]); //      [T, F]
-    const up = this.rows(this.ws.up, T, [F]); //          [T, F]
-    const cap = cache.capacity;
+  /**
+   * Evaluate several sequences in one pass: their tokens are stacked into one [T, d] batch so
+   * every matrix product reads each weight once for all of them (continuous batching); only
+   * attention runs per sequence, over its own cache. Returns each item's logits.
+   */
+  forwardBatch(items: ReadonlyArray<{ tokens: Int32Array; cache: KvCache; want: 'none' | 'last' | 'all' }>): Float32Array[] {
+    const b = this.b;
+    const { nEmbd: d, nHead: H, nHeadKv: Hkv, headDimK: dk, headDimV: dv, nFF: F, eps } = this.cfg;
+    let T = 0;
+    for (const it of items) {
+      const n = it.tokens.length;
+      if (n < 1) throw new Error('forward: empty token list');
+      if (it.cache.length + n > it.cache.capacity) throw new Error(`context full: ${it.cache.length} + ${n} tokens exceed the context of ${it.cache.capacity}`);
+      if (items.some((o) => o !== it && o.cache === it.cache)) throw new Error('forward: the same sequence appears twice in one batch');
+      for (let i = 0; i < n; i++) {
+        const id = it.tokens[i]!;
+        if (id < 0 || id >= this.cfg.nVocab) throw new Error(`token id ${id} is outside the vocabulary (0..${this.cfg.nVocab - 1})`);
+      }
+      T += n;
+    }
+    if (T < 1 || T > this.maxBatch) throw new Error(`forward: ${T} tokens, batch limit is ${this.maxBatch}`);
+    const tokens = new Int32Array(T); //    all sequences stacked
+    const positions = new Int32Array(T); // position of each row in its own sequence
+    const offsets: number[] = [];
+    let off = 0;
+    for (const it of items) {
+      offsets.push(off);
+      tokens.set(it.tokens, off);
+      for (let i = 0; i < it.tokens.length; i++) positions[off + i] = it.cache.length + i;
+      off += it.tokens.length;
+    }
+
+    const x = this.rows(this.ws.x, T, [d]); //             [T, d]
+    const h = this.rows(this.ws.h, T, [d]); //             [T, d]
+    const q = this.rows(this.ws.q, T, [H * dk]); //        [T, H*dk]
+    const q3 = this.rows(this.ws.q, T, [H, dk]); //        [T, H, dk]
+    const k = this.rows(this.ws.k, T, [Hkv * dk]); //      [T, Hkv*dk]
+    const k3 = this.rows(this.ws.k, T, [Hkv, dk]); //      [T, Hkv, dk]
+    const v = this.rows(this.ws.v, T, [Hkv * dv]); //      [T, Hkv*dv]
+    const attn = this.rows(this.ws.attn, T, [H * dv]); //  [T, H*dv]
+    const proj = this.rows(this.ws.proj, T, [d]); //       [T, d]
+    const gate = this.rows(this.ws.gate, T, [F]); //       [T, F]
+    const up = this.rows(this.ws.up, T, [F]); //           [T, F]
 
     b.getRows(x, this.w.tokEmbd, tokens);
     for (let il = 0; il < this.cfg.nLayer; il++) {
       const L = this.w.layers[il]!;
       b.rmsNorm(h, x, L.attnNorm, eps);
-      const { k, v } = cache.rows(il, pos0, T); // [T, Hkv*dk], [T, Hkv*dv]
       b.matmulMany(h, [
         { w: L.wq, out: q, bias: L.bq },
         { w: L.wk, out: k, bias: L.bk },
         { w: L.wv, out: v, bias: L.bv },
       ]);
       b.rope(q3, positions, this.cfg.rope);
-      b.rope(b.view(k, 0, [T, Hkv, dk]), positions, this.cfg.rope);
-      const kAll = b.view(cache.k[il]!, 0, [cap, Hkv, dk]); // [S, Hkv, dk]
-      const vAll = b.view(cache.v[il]!, 0, [cap, Hkv, dv]); // [S, Hkv, dv]
-      b.attention(attn3, q3, kAll, vAll, positions, this.attnSpec);
+      b.rope(k3, positions, this.cfg.rope);
+      items.forEach((it, s) => {
+        const n = it.tokens.length;
+        const o = offsets[s]!;
+        const rows = it.cache.rows(il, it.cache.length, n); // this sequence's new cache rows
+        b.copy(rows.k, b.view(this.ws.k, o * Hkv * dk, [n, Hkv * dk]));
+        b.copy(rows.v, b.view(this.ws.v, o * Hkv * dv, [n, Hkv * dv]));
+        const cap = it.cache.capacity;
+        b.attention(
+          b.view(this.ws.attn, o * H * dv, [n, H, dv]),
+          b.view(this.ws.q, o * H * dk, [n, H, dk]),
+          b.view(it.cache.k[il]!, 0, [cap, Hkv, dk]), // [S, Hkv, dk]
+          b.view(it.cache.v[il]!, 0, [cap, Hkv, dv]), // [S, Hkv, dv]
+          positions.subarray(o, o + n),
+          this.attnSpec,
+        );
+      });
       b.matmul(proj, attn, L.wo);
       b.add(x, x, proj);
 
@@ -140,23 +180,44 @@ export class DenseDecoder {
       b.matmul(proj, gate, L.wDown);
       b.add(x, x, proj);
     }
-    cache.advance(T);
-    if (want === 'none') return new Float32Array(0);
+    for (const it of items) it.cache.advance(it.tokens.length);
+    return this.logitsFor(items, offsets, T);
+  }
 
+  /** Output projection for the wanted rows, in runs of contiguous rows (a decode batch is one run). */
+  private logitsFor(items: ReadonlyArray<{ tokens: Int32Array; want: 'none' | 'last' | 'all' }>, offsets: number[], T: number): Float32Array[] {
+    const b = this.b;
+    const { nEmbd: d, eps } = this.cfg;
     const V = this.cfg.nVocab;
-    const first = want === 'last' ? T - 1 : 0;
-    const nOut = T - first;
-    const result = new Float32Array(nOut * V);
-    for (let r = first; r < T; r += LOGIT_CHUNK) {
-      const n = Math.min(LOGIT_CHUNK, T - r);
+    const wanted = new Int32Array(T).fill(-1); // row -> index of the item whose logits it feeds
+    const results = items.map((it, s) => {
+      const n = it.tokens.length;
+      const first = it.want === 'all' ? 0 : it.want === 'last' ? n - 1 : n;
+      for (let r = first; r < n; r++) wanted[offsets[s]! + r] = s;
+      return new Float32Array((n - first) * V);
+    });
+    const filled = new Int32Array(items.length);
+    for (let r = 0; r < T; ) {
+      if (wanted[r]! < 0) {
+        r++;
+        continue;
+      }
+      let n = 1;
+      while (n < LOGIT_CHUNK && r + n < T && wanted[r + n]! >= 0) n++;
       const xr = b.view(this.ws.x, r * d, [n, d]);
       const hr = b.view(this.ws.h, r * d, [n, d]);
       const lg = b.view(this.ws.logits, 0, [n, V]);
       b.rmsNorm(hr, xr, this.w.outputNorm, eps);
       b.matmul(lg, hr, this.w.output);
-      result.set(b.read(lg), (r - first) * V);
+      const all = b.read(lg);
+      for (let i = 0; i < n; i++) {
+        const s = wanted[r + i]!;
+        results[s]!.set(all.subarray(i * V, (i + 1) * V), filled[s]! * V);
+        filled[s]!++;
+      }
+      r += n;
     }
-    return result;
+    return results;
   }
 
   dispose(): void {

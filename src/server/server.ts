@@ -94,7 +94,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   // Loaded lazily so a server given an engine never pulls in the model code.
   const loading: Promise<EngineLike> = opts.engine
     ? Promise.resolve(opts.engine)
-    : import('../engine/engine.js').then((m) => m.loadModel(opts.model!, opts.loadOptions ?? {}));
+    : import('../engine/engine.js').then((m) => m.loadModel(opts.model!, { parallel: opts.parallel ?? 4, ...(opts.loadOptions ?? {}) }));
   const ready = loading.then(
     (engine) => {
       app.setEngine(engine);
