@@ -1,7 +1,7 @@
 // llama.cpp as the numerical reference, through node-llama-cpp 3.21.1 on the CPU.
 //
-// `llamaTopLogprobs` evaluates token ids in one sequence and returns, per position, llama.cpp's
-// top-k next-token log-probabilities. Two settings matter for comparisons:
+// The functions below evaluate token ids in one sequence and return, per position, llama.cpp's
+// next-token log-probabilities. Two settings matter for comparisons:
 //   exact:   flash attention off, F32 KV cache (llama.cpp's most precise CPU path)
 //   default: flash attention auto (on for CPU), F16 KV cache (what users run)
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp';
@@ -26,43 +26,60 @@ export async function disposeReferenceModels() {
   models.clear();
 }
 
-// Sampling options that leave the distribution untouched (no top-k/top-p/min-p filtering).
-const RAW = { temperature: 1, topK: 0, topP: 1, minP: 0 };
-
-/**
- * @param {string} path GGUF file
- * @param {number[]} tokens
- * @param {{ exact: boolean, top?: number, chunk?: number }} opts
- * @returns {Promise<Array<Array<[number, number]>>>} per position: [id, natural-log probability], best first
- */
-export async function llamaTopLogprobs(path, tokens, { exact, top = 10, chunk = 32 }) {
-  const model = await loadReferenceModel(path);
-  const ctx = await model.createContext({
-    contextSize: Math.max(512, tokens.length + 16),
+function contextOptions(exact, n) {
+  return {
+    contextSize: Math.max(512, n + 16),
     batchSize: 512,
     threads: 2,
     flashAttention: exact ? false : 'auto',
     ...(exact ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
-  });
+  };
+}
+
+/**
+ * Per position, llama.cpp's `top` most likely next tokens as [id, log-probability relative to the
+ * most likely token] (so the first entry is always 0).
+ *
+ * Why relative: node-llama-cpp exposes probabilities, not logits. Asking for the full distribution
+ * sorts all ~150k entries per position in native code and builds a Map of them in JS (about
+ * 100 ms per position); with top-k = `top` the list is cheap but renormalized over those k tokens.
+ * Differences of log-probabilities within the list are unaffected by that renormalization, so
+ * they compare exactly with the same differences computed from deepcard's logits.
+ * `llamaTopAbsolute` supplies the absolute value of the top token where that is needed.
+ *
+ * @returns {Promise<Array<Array<[number, number]>>>}
+ */
+export async function llamaTopRelative(path, tokens, { exact, top = 10 }) {
+  const model = await loadReferenceModel(path);
+  const ctx = await model.createContext(contextOptions(exact, tokens.length));
   try {
     const seq = ctx.getSequence();
-    const out = [];
-    // Evaluate in chunks so that only `chunk` full-vocabulary maps exist at once.
-    for (let i = 0; i < tokens.length; i += chunk) {
-      const items = tokens.slice(i, i + chunk).map((t) => [t, { generateNext: { probabilities: true, options: RAW } }]);
-      const res = await seq.controlledEvaluate(items);
-      for (let j = 0; j < items.length; j++) {
-        const probs = res[j]?.next?.probabilities;
-        if (!probs) throw new Error(`llama.cpp returned no probabilities at position ${i + j}`);
-        const best = [];
-        for (const [id, p] of probs) {
-          best.push([id, Math.log(p)]);
-          if (best.length >= top) break;
-        }
-        out.push(best);
-      }
-    }
-    return out;
+    const opts = { temperature: 1, topK: top, topP: 1, minP: 0 };
+    const res = await seq.controlledEvaluate(tokens.map((t) => [t, { generateNext: { probabilities: true, options: opts } }]));
+    return res.map((r, p) => {
+      const probs = r?.next?.probabilities;
+      if (!probs || probs.size === 0) throw new Error(`llama.cpp returned no probabilities at position ${p}`);
+      const list = [...probs].slice(0, top);
+      const l0 = Math.log(list[0][1]);
+      return list.map(([id, pr]) => [id, Math.log(pr) - l0]);
+    });
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+/**
+ * Per position, llama.cpp's most likely next token and its absolute natural-log probability over
+ * the whole vocabulary (greedy sampling with `confidence`).
+ * @returns {Promise<Array<[number, number]>>}
+ */
+export async function llamaTopAbsolute(path, tokens, { exact }) {
+  const model = await loadReferenceModel(path);
+  const ctx = await model.createContext(contextOptions(exact, tokens.length));
+  try {
+    const seq = ctx.getSequence();
+    const res = await seq.controlledEvaluate(tokens.map((t) => [t, { generateNext: { token: true, confidence: true, options: { temperature: 0 } } }]));
+    return res.map((r) => [r.next.token, Math.log(r.next.confidence)]);
   } finally {
     await ctx.dispose();
   }
