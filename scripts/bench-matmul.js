@@ -25,7 +25,9 @@ for (const name of types) {
   const xOff = base + copies * wBytes + 4096;
   const xqb = xq1.length;
   const yOff = xOff + TP * xqb + 4096;
-  const end = yOff + TP * N * 4 + 4096;
+  const scratch = yOff + TP * N * 4 + 4096;
+  ex.set_scratch?.(scratch); // per-thread kernel scratch (decode planes); 0 disables that path
+  const end = scratch + 65536;
   if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   const one = randomBlocks(type, N * K, rand);
   for (let c = 0; c < copies; c++) new Uint8Array(memory.buffer, base + c * wBytes, wBytes).set(one);

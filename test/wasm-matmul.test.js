@@ -22,10 +22,13 @@ if (!existsSync(wasmPath)) {
 const wasmModule = new WebAssembly.Module(readFileSync(wasmPath));
 
 /** A fresh instance on its own shared memory, with a bump allocator above __heap_base. */
-function instantiate() {
+function instantiate({ scratch = true } = {}) {
   const memory = new WebAssembly.Memory({ initial: 512, maximum: 16384, shared: true });
   const inst = new WebAssembly.Instance(wasmModule, { env: { memory } });
-  const base = (inst.exports.heap_base() + 63) & ~63;
+  // Per-thread kernel scratch right above the static data, as the backend lays it out.
+  const hb = (inst.exports.heap_base() + 63) & ~63;
+  if (scratch) inst.exports.set_scratch(hb);
+  const base = hb + inst.exports.scratch_bytes();
   let top = base;
   return {
     ex: inst.exports,
@@ -295,5 +298,23 @@ test('dequant_row_* match dequantize bit for bit (cold and warm)', () => {
         }
       }
     }
+  }
+});
+
+test('Q4_0 decode: the scratch-plane path equals the plain path', () => {
+  const rand = mulberry32(99);
+  for (const K of [32, 1536, 8960]) {
+    const N = 7;
+    const w = randomBlocks(GGMLType.Q4_0, N * K, rand);
+    const x = new Float32Array(K).map(() => rand() * 2 - 1);
+    const xq = quantizeActivation(GGMLType.Q8_0, x);
+    const out = [];
+    for (const scratch of [true, false]) {
+      const m = instantiate({ scratch });
+      const wp = m.put(w), xp = m.put(xq), yp = m.alloc(N * 4);
+      m.ex.mm_q4_0(wp, xp, yp, K, N, 0, N, 1);
+      out.push(Array.from(new Float32Array(m.memory.buffer, yp, N)));
+    }
+    out[0].forEach((v, i) => assert.ok(Math.abs(v - out[1][i]) <= 1e-6 * (Math.abs(v) + 1), `K=${K} row ${i}: ${v} vs ${out[1][i]}`));
   }
 });

@@ -45,6 +45,25 @@ export function kernelImports(module: WasmModule, memory: WasmMemory): WasmImpor
  * Instantiate `module` on a fresh shared memory. The module declares a minimum size we cannot read
  * through the JS API, so start small and double until instantiation links.
  */
+/** Bytes of per-thread scratch the kernel module wants (0 for modules without the export). */
+export function scratchBytes(exports: WasmInstance['exports']): number {
+  const f = exports['scratch_bytes'];
+  return typeof f === 'function' ? Number((f as () => number)()) : 0;
+}
+
+/**
+ * Point an instance's kernels at thread `slot`'s scratch (slot 0 = leader, helper i = i + 1).
+ * Every thread has its own instance, so the module global holding the pointer is per thread.
+ */
+export function setScratch(exports: WasmInstance['exports'], slot: number): void {
+  const set = exports['set_scratch'];
+  const hb = exports['heap_base'];
+  const per = scratchBytes(exports);
+  if (typeof set !== 'function' || per === 0) return;
+  const heapBase = typeof hb === 'function' ? Number((hb as () => number)()) >>> 0 : PAGE;
+  (set as (p: number) => void)(align(Math.max(heapBase, 1024)) + per * slot);
+}
+
 export function newMemoryInstance(module: WasmModule, maxPages: number): { memory: WasmMemory; instance: WasmInstance } {
   let pages = 1;
   for (;;) {
@@ -74,7 +93,7 @@ export class Arena {
   /** Bytes of live blocks. */
   used = 0;
 
-  constructor(readonly index: number, module: WasmModule, readonly limitBytes: number) {
+  constructor(readonly index: number, module: WasmModule, readonly limitBytes: number, scratchThreads = 1) {
     if (!(limitBytes >= PAGE && limitBytes <= MAX_ARENA_BYTES)) {
       throw new Error(`arena size ${limitBytes} must be between ${PAGE} and ${MAX_ARENA_BYTES} bytes`);
     }
@@ -85,7 +104,11 @@ export class Arena {
     const hb = instance.exports['heap_base'];
     // Static data of the module (lookup tables) sits below heap_base; without the export keep 64 KiB clear.
     const heapBase = typeof hb === 'function' ? Number((hb as () => number)()) >>> 0 : PAGE;
-    this.base = align(Math.max(heapBase, 1024));
+    // Per-thread kernel scratch sits right above the static data; thread 0 (the leader) is here.
+    const scratch = scratchBytes(instance.exports);
+    this.base = align(Math.max(heapBase, 1024)) + scratch * scratchThreads;
+    if (this.base > limitBytes) throw new Error(`arena size ${limitBytes} is too small for ${scratchThreads} threads' scratch`);
+    setScratch(instance.exports, 0);
     this.top = this.base;
     this.refresh();
   }

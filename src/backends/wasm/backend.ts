@@ -108,7 +108,7 @@ export class WasmBackend implements Backend {
   get arenaCount(): number { return this.arenas.length; }
 
   private openArena(): Arena {
-    const a = new Arena(this.arenas.length, this.module, this.arenaBytes);
+    const a = new Arena(this.arenas.length, this.module, this.arenaBytes, this.pool.threads);
     this.arenas.push(a);
     this.pool.addArena(a.index, a.memory, a.kernels);
     return a;

@@ -6,7 +6,7 @@
 import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { CTL, JobRunner, Op, kernelSet } from './jobs.js';
 import { WA, type WasmMemory, type WasmModule } from './wasm-api.js';
-import { kernelImports } from './arena.js';
+import { kernelImports, setScratch } from './arena.js';
 
 interface WorkerInit {
   ctl: SharedArrayBuffer;
@@ -30,6 +30,7 @@ runner.onMissingArena = (index: number) => {
     if (!m) continue; // posted before the job was published; spin until it is visible
     const { index: i, memory } = m.message as { index: number; memory: WasmMemory };
     const inst = new WA.Instance(init.module, kernelImports(init.module, memory));
+    setScratch(inst.exports, init.index + 1);
     runner.addArena(i, kernelSet(inst.exports));
   }
 };

@@ -271,9 +271,90 @@ export function mm_bf16(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
   store<f32>(y0, hsum(a1), 4);
 }
 
+// ---- Q4_0 decode over pre-widened activation planes ------------------------------------------
+// Per-thread scratch (set once per instance by the backend: globals are per instance, and every
+// thread has its own instance). Decode widens the activation row once per call into int16 planes
+// so each weight block costs 1 load + 6 unpack ops + 4 pmaddwd: unsigned nibbles against the
+// planes, minus 8*sum(x) (precomputed per block) = sum((q-8)*x) exactly.
+
+let SCRATCH: usize = 0;
+// @ts-ignore: decorator
+@inline const SCRATCH_BYTES: i32 = 65536;
+/** Bytes of scratch each thread needs (the backend reserves this much per thread per arena). */
+export function scratch_bytes(): i32 { return SCRATCH_BYTES; }
+export function set_scratch(p: usize): void { SCRATCH = p; }
+
+/** Activation plane record per block: x[0..7], x[8..15], x[16..23], x[24..31] as i16x8, 8*pair sums, d_x. */
+// @ts-ignore: decorator
+@inline const PREC: usize = 96;
+
+function q4_0_planes(xq: usize, nb: i32, dst: usize): void {
+  const eight = i16x8.splat(8);
+  for (let i = 0; i < nb; i++) {
+    const q = xq + <usize>i * 34, r = dst + <usize>i * PREC;
+    const a = v128.load(q, 2), b = v128.load(q, 18);
+    const x0 = i16x8.extend_low_i8x16_s(a), x1 = i16x8.extend_high_i8x16_s(a);
+    const x2 = i16x8.extend_low_i8x16_s(b), x3 = i16x8.extend_high_i8x16_s(b);
+    v128.store(r, x0);
+    v128.store(r, x1, 16);
+    v128.store(r, x2, 32);
+    v128.store(r, x3, 48);
+    v128.store(r, i32x4.add(i32x4.add(i32x4.dot_i16x8_s(x0, eight), i32x4.dot_i16x8_s(x1, eight)),
+                            i32x4.add(i32x4.dot_i16x8_s(x2, eight), i32x4.dot_i16x8_s(x3, eight))), 64);
+    store<f32>(r, h2f(q), 80);
+  }
+}
+
+/** Integer block sum of one weight block against one plane record (i32x4 partials). */
+// @ts-ignore: decorator
+@inline function q4_0_planar(p: usize, r: usize): v128 {
+  const v = v128.load(p, 2);
+  const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
+  const m = i16x8.splat(0x0F);
+  const s = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(lo, m), v128.load(r)), i32x4.dot_i16x8_s(v128.and(hi, m), v128.load(r, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(lo, 4), v128.load(r, 32)), i32x4.dot_i16x8_s(i16x8.shr_u(hi, 4), v128.load(r, 48))));
+  return i32x4.sub(s, v128.load(r, 64));
+}
+
+/** Two rows (stride rb) x 1 token over the planes at r. */
+// @ts-ignore: decorator
+@inline function dot2_q4_0p(w: usize, rb: usize, planes: usize, nb: i32, y0: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let p = w, r = planes;
+  const end = w + <usize>nb * 18;
+  while (p < end) {
+    const dx = load<f32>(r, 80);
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p, r)), f32x4.splat(h2f(p) * dx)));
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p + rb, r)), f32x4.splat(h2f(p + rb) * dx)));
+    p += 18; r += PREC;
+  }
+  store<f32>(y0, hsum(a0));
+  store<f32>(y0, hsum(a1), 4);
+}
+
+// @ts-ignore: decorator
+@inline function dot_q4_0p(w: usize, planes: usize, nb: i32): f32 {
+  let acc = f32x4.splat(0);
+  let p = w, r = planes;
+  const end = w + <usize>nb * 18;
+  while (p < end) {
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p, r)), f32x4.splat(h2f(p) * load<f32>(r, 80))));
+    p += 18; r += PREC;
+  }
+  return hsum(acc);
+}
+
 export function mm_q4_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
   const nb = K >> 5;
   const rb = <usize>nb * 18, xb = <usize>nb * 34;
+  if (T == 1 && SCRATCH != 0 && <usize>nb * PREC <= <usize>SCRATCH_BYTES) {
+    q4_0_planes(xq, nb, SCRATCH);
+    let n = n0;
+    for (; n + 2 <= n1; n += 2) dot2_q4_0p(w + <usize>n * rb, rb, SCRATCH, nb, yAt(y, 0, N, n));
+    if (n < n1) store<f32>(yAt(y, 0, N, n), dot_q4_0p(w + <usize>n * rb, SCRATCH, nb));
+    return;
+  }
   if (T == 1) {
     let n = n0;
     for (; n + 2 <= n1; n += 2) dot2_q4_0(w + <usize>n * rb, rb, xq, nb, yAt(y, 0, N, n));
