@@ -2,8 +2,12 @@
 // full-shape random-weight GGUFs, alternating engines within every repetition; prints pp and tg
 // tokens/s of both, their ratio (medians), and peak resident memory.
 //
+// Then the server's total generation throughput with 1, 4 and 8 concurrent streams (continuous
+// batching) on the Q4_0 file.
+//
 // Options (environment): BENCH_TYPES=Q4_0,Q8_0,Q4_K  BENCH_REPS=3  BENCH_PP=512  BENCH_TG=128
 //                        BENCH_THREADS=2  BENCH_DIR=.cache/bench  BENCH_OUT=<json file>
+//                        BENCH_SERVER=0 (skip the server part)  BENCH_SERVER_TOKENS=64
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureFixture, fixtureName } from '../dist/fixtures/fixtures.js';
 import { GGMLType } from '../dist/formats/ggml-types.js';
+import { benchServerThroughput } from '../dist/server/bench.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
@@ -81,7 +86,18 @@ console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   console.log(`| ${r.model} | ${r.type} | ${f(r.deepcard.pp)} | ${f(r.llama.pp)} | ${f(r.ratio.pp, 2)}x | ${f(r.deepcard.tg, 2)} | ${f(r.llama.tg, 2)} | ${f(r.ratio.tg, 2)}x | ${f(r.deepcard.rss_kb / 1024, 0)} / ${f(r.llama.rss_kb / 1024, 0)} MiB (${f(r.ratio.rss, 2)}x) |`);
 }
+let server = null;
+if (env.BENCH_SERVER !== '0') {
+  const file = path.join(DIR, fixtureName({ family: 'qwen2', size: 'full', type: GGMLType.Q4_0 }));
+  if (!fs.existsSync(file)) ensureFixture(DIR, { family: 'qwen2', size: 'full', type: GGMLType.Q4_0 });
+  process.stderr.write('server throughput (1, 4, 8 concurrent streams) ...\n');
+  server = await benchServerThroughput({ model: file, concurrency: [1, 4, 8], maxTokens: Number(env.BENCH_SERVER_TOKENS ?? 64), threads: THREADS });
+  console.log('\n| server, R1-Distill-Qwen-1.5B shape Q4_0 | total generated tokens/s | median time to first event |');
+  console.log('|---|---|---|');
+  for (const r of server) console.log(`| ${r.concurrency} concurrent stream${r.concurrency > 1 ? 's' : ''} | ${r.tokensPerSecond.toFixed(2)} | ${r.firstEventMs.toFixed(0)} ms |`);
+}
+
 const out = env.BENCH_OUT ?? path.join(DIR, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cpu, cores: os.cpus().length, node: process.version, pp: PP, tg: TG, threads: THREADS, reps: REPS, results }, null, 2));
+fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cpu, cores: os.cpus().length, node: process.version, pp: PP, tg: TG, threads: THREADS, reps: REPS, results, server }, null, 2));
 console.log(`\nraw results: ${path.relative(root, out)}`);
