@@ -98,10 +98,17 @@ function top1Mismatches(ref, ours, V) {
   return n;
 }
 
-for (const family of FAMILIES) {
-  for (const typeName of TYPES) {
-    test(`${family} ${typeName}: logits match llama.cpp`, { timeout: 600_000 }, async (t) => {
-      const path = ensureFixture(fixtureDir(), { family, size: 'tiny', type: GGMLType[typeName] });
+const CASES = [
+  ...FAMILIES.flatMap((family) => TYPES.map((typeName) => ({ family, typeName }))),
+  // R1-Distill-Llama: base 500000 with Llama-3 scaling as the rope_freqs tensor.
+  { family: 'llama', typeName: 'F32', rope: 'llama3' },
+  { family: 'llama', typeName: 'Q4_K', rope: 'llama3' },
+];
+
+for (const { family, typeName, rope } of CASES) {
+  {
+    test(`${family}${rope ? ` (${rope} rope)` : ''} ${typeName}: logits match llama.cpp`, { timeout: 600_000 }, async (t) => {
+      const path = ensureFixture(fixtureDir(), { family, size: 'tiny', type: GGMLType[typeName], rope });
       const m = await openModel(path, { threads: 2 });
       try {
         const V = m.model.info.nVocab;

@@ -345,9 +345,91 @@ function q4_0_planes(xq: usize, nb: i32, dst: usize): void {
   return hsum(acc);
 }
 
+/** Block sum of unpacked weight nibbles (w0..w3) against one token's plane record r. */
+// @ts-ignore: decorator
+@inline function q4_0_wdot(w0: v128, w1: v128, w2: v128, w3: v128, r: usize): v128 {
+  const s = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(w0, v128.load(r)), i32x4.dot_i16x8_s(w1, v128.load(r, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(r, 32)), i32x4.dot_i16x8_s(w3, v128.load(r, 48))));
+  return i32x4.sub(s, v128.load(r, 64));
+}
+
+/**
+ * One row x up to 4 tokens (continuous-batching decode): each weight block is loaded and
+ * unpacked once for all tokens. r0..r3 are the tokens' planes (repeat the last one to pad);
+ * `nt` results are stored at y, y + ys, ...
+ */
+function dot4t_q4_0p(p: usize, nb: i32, r0: usize, r1: usize, r2: usize, r3: usize, y: usize, ys: usize, nt: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const end = p + <usize>nb * 18;
+  const m = i16x8.splat(0x0F);
+  while (p < end) {
+    const v = v128.load(p, 2);
+    const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
+    const w0 = v128.and(lo, m), w1 = v128.and(hi, m), w2 = i16x8.shr_u(lo, 4), w3 = i16x8.shr_u(hi, 4);
+    const dw = h2f(p);
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(q4_0_wdot(w0, w1, w2, w3, r0)), f32x4.splat(dw * load<f32>(r0, 80))));
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(q4_0_wdot(w0, w1, w2, w3, r1)), f32x4.splat(dw * load<f32>(r1, 80))));
+    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(q4_0_wdot(w0, w1, w2, w3, r2)), f32x4.splat(dw * load<f32>(r2, 80))));
+    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(q4_0_wdot(w0, w1, w2, w3, r3)), f32x4.splat(dw * load<f32>(r3, 80))));
+    p += 18; r0 += PREC; r1 += PREC; r2 += PREC; r3 += PREC;
+  }
+  store<f32>(y, hsum(a0));
+  if (nt > 1) store<f32>(y + ys, hsum(a1));
+  if (nt > 2) store<f32>(y + 2 * ys, hsum(a2));
+  if (nt > 3) store<f32>(y + 3 * ys, hsum(a3));
+}
+
+/** One row x 2 tokens (planes r0, r1). */
+function dot2t_q4_0p(p: usize, nb: i32, r0: usize, r1: usize, y: usize, ys: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  const end = p + <usize>nb * 18;
+  const m = i16x8.splat(0x0F);
+  while (p < end) {
+    const v = v128.load(p, 2);
+    const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
+    const w0 = v128.and(lo, m), w1 = v128.and(hi, m), w2 = i16x8.shr_u(lo, 4), w3 = i16x8.shr_u(hi, 4);
+    const dw = h2f(p);
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(q4_0_wdot(w0, w1, w2, w3, r0)), f32x4.splat(dw * load<f32>(r0, 80))));
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(q4_0_wdot(w0, w1, w2, w3, r1)), f32x4.splat(dw * load<f32>(r1, 80))));
+    p += 18; r0 += PREC; r1 += PREC;
+  }
+  store<f32>(y, hsum(a0));
+  store<f32>(y + ys, hsum(a1));
+}
+
+/** Tokens whose planes fit the scratch at once (at most 4); 0 when there is no scratch. */
+// @ts-ignore: decorator
+@inline function planeGroup(nb: i32): i32 {
+  return SCRATCH == 0 ? 0 : min(4, <i32>(<usize>SCRATCH_BYTES / (<usize>nb * PREC)));
+}
+
 export function mm_q4_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
   const nb = K >> 5;
   const rb = <usize>nb * 18, xb = <usize>nb * 34;
+  const G = planeGroup(nb);
+  if (T > 1 && T <= 8 && G >= 2) {
+    // Small batches (several sequences decoding together): groups of up to 4 tokens share each
+    // weight block; the weights stream once per group instead of once per token.
+    const pb = <usize>nb * PREC;
+    for (let g = 0; g < T; g += G) {
+      const nt = min(G, T - g);
+      for (let t = 0; t < nt; t++) q4_0_planes(xq + <usize>(g + t) * xb, nb, SCRATCH + <usize>t * pb);
+      if (nt == 1) {
+        let n = n0;
+        for (; n + 2 <= n1; n += 2) dot2_q4_0p(w + <usize>n * rb, rb, SCRATCH, nb, yAt(y, g, N, n));
+        if (n < n1) store<f32>(yAt(y, g, N, n), dot_q4_0p(w + <usize>n * rb, SCRATCH, nb));
+        continue;
+      }
+      if (nt == 2) {
+        for (let n = n0; n < n1; n++) dot2t_q4_0p(w + <usize>n * rb, nb, SCRATCH, SCRATCH + pb, yAt(y, g, N, n), <usize>N * 4);
+        continue;
+      }
+      const r0 = SCRATCH, r1 = SCRATCH + (nt > 1 ? pb : 0), r2 = SCRATCH + <usize>min(2, nt - 1) * pb, r3 = SCRATCH + <usize>min(3, nt - 1) * pb;
+      for (let n = n0; n < n1; n++) dot4t_q4_0p(w + <usize>n * rb, nb, r0, r1, r2, r3, yAt(y, g, N, n), <usize>N * 4, nt);
+    }
+    return;
+  }
   if (T == 1 && SCRATCH != 0 && <usize>nb * PREC <= <usize>SCRATCH_BYTES) {
     q4_0_planes(xq, nb, SCRATCH);
     let n = n0;
