@@ -2,6 +2,7 @@
  * Minimal argv parser: `--name value`, `--name=value`, `-x value`, boolean flags, positionals.
  * Unknown options are errors (a typo should not silently change nothing).
  */
+import { readFileSync } from 'node:fs';
 export interface OptionSpec {
   readonly name: string;
   readonly alias?: string;
@@ -16,6 +17,17 @@ export interface Parsed {
 }
 
 export class UsageError extends Error {}
+
+/** Contents of the file named by --chat-template, if given. */
+export function chatTemplateOpt(values: Parsed['values']): string | undefined {
+  const f = values['chat-template'];
+  if (typeof f !== 'string') return undefined;
+  try {
+    return readFileSync(f, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--chat-template: cannot read ${f}: ${(e as Error).message}`);
+  }
+}
 
 export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): Parsed {
   const byName = new Map<string, OptionSpec>();

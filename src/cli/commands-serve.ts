@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { startServer } from '../server/server.js';
-import { intOpt, parseArgs, UsageError, type OptionSpec } from './args.js';
+import { chatTemplateOpt, intOpt, parseArgs, UsageError, type OptionSpec } from './args.js';
 import { THREADS, type Io } from './commands-model.js';
 
 export const SERVE_OPTS: OptionSpec[] = [
@@ -28,14 +28,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
   const model = positionals[0];
   if (!model || positionals.length > 1) throw new UsageError('give exactly one model file: deepcard serve <model.gguf>');
   if (!fs.existsSync(model)) throw new UsageError(`model file not found: ${model}`);
-  let chatTemplate: string | undefined;
-  if (typeof values['chat-template'] === 'string') {
-    try {
-      chatTemplate = fs.readFileSync(values['chat-template'], 'utf8');
-    } catch (e) {
-      throw new UsageError(`--chat-template: cannot read ${values['chat-template']}: ${(e as Error).message}`);
-    }
-  }
+  const chatTemplate = chatTemplateOpt(values);
   const apiKey = (values['api-key'] as string | undefined) ?? process.env.DEEPCARD_API_KEY ?? undefined;
   if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('--api-key must not be empty');
   const host = String(values.host);

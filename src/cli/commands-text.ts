@@ -8,7 +8,7 @@ import { readGGUF } from '../formats/gguf.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadModel, type Engine } from '../engine/engine.js';
 import type { ChatCompletionChunk, ChatMessage, Timings } from '../engine/api-types.js';
-import { intOpt, parseArgs, UsageError, type OptionSpec, type Parsed } from './args.js';
+import { chatTemplateOpt, intOpt, parseArgs, UsageError, type OptionSpec, type Parsed } from './args.js';
 import { formatBytes, THREADS, type Io } from './commands-model.js';
 
 const DIM = '\x1b[2m';
@@ -37,14 +37,7 @@ export const RUN_OPTS: OptionSpec[] = [
 ];
 
 async function openEngine(values: Parsed['values'], path: string, io: Io): Promise<Engine> {
-  let chatTemplate: string | undefined;
-  if (typeof values['chat-template'] === 'string') {
-    try {
-      chatTemplate = fs.readFileSync(values['chat-template'], 'utf8');
-    } catch (e) {
-      throw new UsageError(`--chat-template: cannot read ${values['chat-template']}: ${(e as Error).message}`);
-    }
-  }
+  const chatTemplate = chatTemplateOpt(values);
   const t0 = performance.now();
   let last = 0;
   const engine = await loadModel(path, {
