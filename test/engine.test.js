@@ -159,3 +159,12 @@ test('continuous batching: concurrent greedy requests give the same tokens as on
     await batched.dispose();
   }
 });
+
+test('reasoning budget closes the thought and the model answers; thinking switch reaches the template', async () => {
+  const r = await engine.chat.completions.create({ messages: user('think briefly'), max_tokens: 20, temperature: 0, reasoning_budget: 4 });
+  const u = r.usage.completion_tokens_details.reasoning_tokens;
+  assert.ok(u >= 1 && u <= 4, `reasoning tokens ${u} not within the budget of 4`);
+  assert.ok(r.choices[0].message.reasoning_content.length > 0);
+  assert.ok(r.choices[0].message.content.length > 0, 'no answer after the thought was closed');
+  assert.ok(!r.choices[0].message.content.includes('</think>'));
+});
