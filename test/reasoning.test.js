@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { ReasoningParser, splitReasoning, historyPolicy, prepareHistory, ReasoningBudget } from '../dist/chat/reasoning.js';
 import { ChatTemplate, builtinTemplate } from '../dist/chat/template.js';
+import { splits as splitsOf } from './helpers/splits.js';
 
 function mulberry32(seed) {
   return () => {
@@ -15,24 +16,7 @@ function mulberry32(seed) {
   };
 }
 
-/** All the ways we cut a sample: every 2-piece split, one char at a time, and random many-piece splits. */
-function splits(text) {
-  const out = [[text]];
-  for (let i = 0; i <= text.length; i++) out.push([text.slice(0, i), text.slice(i)]);
-  out.push([...text].length === text.length ? text.split('') : Array.from(text));
-  const rnd = mulberry32(text.length * 7919 + 1);
-  for (let k = 0; k < 40; k++) {
-    const pieces = [];
-    let i = 0;
-    while (i < text.length) {
-      const n = 1 + Math.floor(rnd() * 6);
-      pieces.push(text.slice(i, i + n));
-      i += n;
-    }
-    out.push(pieces);
-  }
-  return out;
-}
+const splits = (text) => splitsOf(text, { seed: 1, maxPiece: 6 });
 
 function streamed(pieces, startsInThought) {
   const p = new ReasoningParser({ startsInThought });

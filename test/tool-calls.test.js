@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ToolCallParser } from '../dist/chat/tool-calls.js';
+import { splits as splitsOf } from './helpers/splits.js';
 
 function mulberry32(seed) {
   return () => {
@@ -13,23 +14,7 @@ function mulberry32(seed) {
   };
 }
 
-function splits(text) {
-  const out = [[text]];
-  for (let i = 0; i <= text.length; i++) out.push([text.slice(0, i), text.slice(i)]);
-  out.push(text.split(''));
-  const rnd = mulberry32(text.length * 7919 + 3);
-  for (let k = 0; k < 40; k++) {
-    const pieces = [];
-    let i = 0;
-    while (i < text.length) {
-      const n = 1 + Math.floor(rnd() * 8);
-      pieces.push(text.slice(i, i + n));
-      i += n;
-    }
-    out.push(pieces);
-  }
-  return out;
-}
+const splits = (text) => splitsOf(text, { seed: 3, maxPiece: 8 });
 
 /** Parse pieces; check the event protocol; return { content, calls }. */
 function parse(format, pieces) {
