@@ -264,6 +264,125 @@ for (const s of ATTNS) {
     (got, want, d, what) => close(got, want, () => 1e-5 * d.vmax, what));
 }
 
+// ---- MLA / MoE ops ----------------------------------------------------------------------------------
+
+// matmulHeads: absorbed-MLA shapes, x [T, H, Kx] read at xOff, out [T, H, No] written at oOff.
+// K must be a multiple of the block size: K-quants only get the K = 256 / 512 shapes.
+const HEADS_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.IQ4_NL, GGMLType.Q4_K, GGMLType.Q6_K];
+const HEADS_SHAPES = [
+  { H: 4, K: 16, Kx: 24, xOff: 0, N: 32, No: 40, oOff: 8, T: 1 },
+  { H: 4, K: 16, Kx: 24, xOff: 8, N: 32, No: 40, oOff: 8, T: 5 },
+  { H: 4, K: 32, Kx: 48, xOff: 16, N: 64, No: 64, oOff: 0, T: 5 },
+  { H: 4, K: 128, Kx: 192, xOff: 0, N: 512, No: 576, oOff: 0, T: 5 }, // attn_k_b-like
+  { H: 4, K: 256, Kx: 320, xOff: 32, N: 40, No: 48, oOff: 4, T: 5 },
+  { H: 4, K: 512, Kx: 512, xOff: 0, N: 128, No: 136, oOff: 8, T: 1 }, // attn_v_b-like
+  { H: 4, K: 512, Kx: 512, xOff: 0, N: 128, No: 128, oOff: 0, T: 5 },
+];
+function headsCheck(got, want, d, what) {
+  // per output: 1e-5 * sum_k |w_k x_k| + 1e-6 over the written columns; untouched columns stay 0
+  const { H, N, K, T, Kx, No, xOff, oOff, wf, x } = d;
+  const bound = new Float64Array(T * H * No).fill(1e-30);
+  for (let t = 0; t < T; t++) for (let h = 0; h < H; h++) for (let n = 0; n < N; n++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += Math.abs(wf[(h * N + n) * K + k] * x[(t * H + h) * Kx + xOff + k]);
+    bound[(t * H + h) * No + oOff + n] = 1e-5 * s + 1e-6;
+  }
+  close(got, want, (i) => bound[i], what);
+}
+function headsRow(name, s, type) {
+  row(name,
+    (rand) => {
+      const wb = randomBlocks(type, s.H * s.N * s.K, rand);
+      return { ...s, type, wb, wf: dequantize(type, wb, s.H * s.N * s.K), x: randF32(rand, s.T * s.H * s.Kx) };
+    },
+    (be, d) => {
+      const w = weight(be, 'blk.0.attn_k_b.weight', d.type, [d.H, d.N, d.K], d.wb);
+      const x = f32(be, [d.T, d.H, d.Kx], d.x), y = f32(be, [d.T, d.H, d.No]);
+      be.matmulHeads(y, x, w, { xOffset: d.xOff, outOffset: d.oOff });
+      const r = be.read(y);
+      freeAll(be, w, x, y);
+      return r;
+    },
+    headsCheck);
+}
+for (const type of HEADS_TYPES) {
+  const bs = type === GGMLType.F32 || type === GGMLType.F16 ? 1 : type === GGMLType.Q4_K || type === GGMLType.Q6_K ? 256 : 32;
+  for (const s of HEADS_SHAPES) {
+    if (s.K % bs !== 0) continue;
+    headsRow(`matmulHeads ${typeName(type)} H=${s.H} N=${s.N} K=${s.K} T=${s.T} xOff=${s.xOff} oOff=${s.oOff}`, s, type);
+  }
+}
+// more heads than one MATMUL job holds (groups of 32) and a 3-D weight view (heads 1..40 of 41)
+headsRow('matmulHeads Q8_0 H=40 (head groups)', { H: 40, K: 64, Kx: 64, xOff: 0, N: 24, No: 32, oOff: 8, T: 3 }, GGMLType.Q8_0);
+row('matmulHeads Q4_0 on a weight view',
+  (rand) => {
+    const H = 3, N = 16, K = 64, T = 2;
+    const wb = randomBlocks(GGMLType.Q4_0, (H + 1) * N * K, rand);
+    return { H, N, K, T, Kx: K, No: N, xOff: 0, oOff: 0, wb, wf: dequantize(GGMLType.Q4_0, wb, (H + 1) * N * K).subarray(N * K), x: randF32(rand, T * H * K) };
+  },
+  (be, d) => {
+    const w = weight(be, 'w', GGMLType.Q4_0, [d.H + 1, d.N, d.K], d.wb);
+    const x = f32(be, [d.T, d.H, d.K], d.x), y = f32(be, [d.T, d.H, d.N]);
+    be.matmulHeads(y, x, be.view(w, d.N * d.K, [d.H, d.N, d.K]));
+    const r = be.read(y);
+    freeAll(be, w, x, y);
+    return r;
+  },
+  headsCheck);
+
+// attention over an MLA latent cache: one kv head, values = first dv elements of each key row
+const MLA_ATTNS = [
+  { nHead: 4, dk: 40, dv: 32, S: 10, pos: [6] },
+  { nHead: 4, dk: 40, dv: 32, S: 10, pos: [0, 3, 9, 5] },
+  { nHead: 16, dk: 72, dv: 64, S: 140, pos: [100, 101, 102, 103, 104, 105] },
+];
+for (const s of MLA_ATTNS) {
+  row(`attention vFromK H=${s.nHead}/1 dk=${s.dk} dv=${s.dv} S=${s.S} T=${s.pos.length}`,
+    (rand) => {
+      const T = s.pos.length, maxPos = Math.max(...s.pos);
+      const k = randF32(rand, s.S * s.dk, 1);
+      k.fill(1e4, (maxPos + 1) * s.dk); // rows past every position must not leak in
+      let vmax = 0;
+      for (let j = 0; j <= maxPos; j++) vmax = Math.max(vmax, maxAbs(k.subarray(j * s.dk, j * s.dk + s.dv)));
+      return { ...s, T, q: randF32(rand, T * s.nHead * s.dk, 1), k, vmax };
+    },
+    (be, d) => {
+      const q = f32(be, [d.T, d.nHead, d.dk], d.q), k = f32(be, [d.S, 1, d.dk], d.k), o = f32(be, [d.T, d.nHead, d.dv]);
+      be.attention(o, q, k, k, Int32Array.from(d.pos), { nHead: d.nHead, nKvHead: 1, headDimK: d.dk, headDimV: d.dv, scale: 1 / Math.sqrt(d.dk), vFromK: true });
+      const r = be.read(o);
+      freeAll(be, q, k, o);
+      return r;
+    },
+    (got, want, d, what) => close(got, want, () => 1e-5 * d.vmax, what));
+}
+
+// gatherRows / scatterAddRows (repeated rows accumulate, in order) / copyCols: exact copies and
+// the same f32 roundings on both sides
+row('gatherRows + scatterAddRows (repeated rows)',
+  (rand) => ({ T: 6, D: 40, h: randF32(rand, 6 * 40), base: randF32(rand, 6 * 40), rows: Int32Array.from([4, 1, 4, 0, 5]), sc: randF32(rand, 5) }),
+  (be, d) => {
+    const h = f32(be, [d.T, d.D], d.h), xe = f32(be, [d.rows.length, d.D]), out = f32(be, [d.T, d.D], d.base);
+    be.gatherRows(xe, h, d.rows);
+    be.scatterAddRows(out, xe, d.rows, d.sc);
+    const r = new Float32Array([...be.read(xe), ...be.read(out)]);
+    freeAll(be, h, xe, out);
+    return r;
+  },
+  (got, want, d, what) => close(got, want, () => 0, what));
+row('copyCols (latent / rope split of cache rows)',
+  (rand) => ({ T: 3, C: 32, R: 8, kv: randF32(rand, 3 * 40), dst: randF32(rand, 3 * 48) }),
+  (be, d) => {
+    const kv = f32(be, [d.T, d.C + d.R], d.kv), dst = f32(be, [d.T, 48], d.dst), lat = f32(be, [d.T, d.C]);
+    be.copyCols(lat, 0, kv, 0, d.C);
+    be.copyCols(dst, 16, kv, d.C, d.R);
+    be.copyCols(dst, 0, lat, 4, 10);
+    be.copyCols(dst, 30, dst, 20, 0);
+    const r = new Float32Array([...be.read(lat), ...be.read(dst)]);
+    freeAll(be, kv, dst, lat);
+    return r;
+  },
+  (got, want, d, what) => close(got, want, () => 0, what));
+
 // ---- run ------------------------------------------------------------------------------------------
 
 let seed = 1;
@@ -294,4 +413,51 @@ test('bad inputs give clear errors', () => {
   assert.throws(() => be.free(be.view(x, 0, [64])), /view/);
   be.free(w); be.free(emb); be.free(y); be.free(x);
   assert.throws(() => be.read(x), /after free/);
+});
+
+test('matmulHeads with a weight in another arena (sharded) equals the reference', async () => {
+  // 1 MiB arenas with almost all of arena 0 reserved for activations: the weight goes to arena 1
+  const rand = mulberry32(99);
+  const H = 8, N = 64, K = 256, T = 7, Kx = 288;
+  const wb = randomBlocks(GGMLType.Q4_K, H * N * K, rand), x = randF32(rand, T * H * Kx);
+  const run = (be) => {
+    const w = weight(be, 'blk.1.attn_k_b.weight', GGMLType.Q4_K, [H, N, K], wb);
+    const xt = f32(be, [T, H, Kx], x), y = f32(be, [T, H, N + 8]);
+    be.matmulHeads(y, xt, w, { xOffset: 32, outOffset: 8 });
+    const r = be.read(y);
+    freeAll(be, w, xt, y);
+    return r;
+  };
+  const want = run(ref);
+  for (const th of [1, 2]) {
+    const be = await WasmBackend.create({ threads: th, spinMs: 1, arenaBytes: 1 << 20, activationReserveBytes: 900 << 10 });
+    try {
+      const got = run(be);
+      assert.ok(be.arenaCount > 1, 'weight was placed in a second arena');
+      close(got, want, (i) => 1e-5 * (Math.abs(want[i]) + 1) * 16, `sharded matmulHeads [threads ${th}]`);
+    } finally {
+      await be.dispose();
+    }
+  }
+});
+
+test('MLA / MoE ops: bad inputs give clear errors', () => {
+  const be = wasm.get(2);
+  const w = be.createWeight('blk.0.attn_v_b.weight', GGMLType.Q8_0, [2, 4, 32], (d) => d.fill(0));
+  const x = be.allocF32([1, 2, 32], 'olat'), o = be.allocF32([1, 2, 4], 'o');
+  assert.throws(() => be.matmulHeads(o, x, w, { xOffset: 1 }), /matmulHeads: x olat.*columns \[1, 33\)/);
+  assert.throws(() => be.matmulHeads(o, x, w, { outOffset: 2 }), /out o.*columns \[2, 6\)/);
+  assert.throws(() => be.matmulHeads(x, x, be.view(w, 0, [8, 32])), /must be 3-D/);
+  assert.throws(() => be.matmulHeads(w, x, w), /must be F32/);
+  const h = be.allocF32([3, 4], 'h'), xe = be.allocF32([2, 4], 'xe');
+  assert.throws(() => be.gatherRows(xe, h, Int32Array.from([0, 3])), /gatherRows: row 3 is outside h/);
+  assert.throws(() => be.gatherRows(xe, h, Int32Array.from([0])), /does not match 1 rows/);
+  assert.throws(() => be.scatterAddRows(h, xe, Int32Array.from([0, -1]), Float32Array.from([1, 1])), /row -1 is outside h/);
+  assert.throws(() => be.scatterAddRows(h, xe, Int32Array.from([0, 1]), Float32Array.from([1])), /1 scales for 2 rows/);
+  assert.throws(() => be.copyCols(h, 2, h, 0, 3), /copyCols: 3 columns/);
+  assert.throws(() => be.copyCols(h, 0, xe, 0, 1), /differ in rows/);
+  const q = be.allocF32([1, 1, 4], 'q'), k = be.allocF32([2, 1, 4], 'k'), ao = be.allocF32([1, 1, 8], 'ao');
+  assert.throws(() => be.attention(ao, q, k, k, Int32Array.from([0]), { nHead: 1, nKvHead: 1, headDimK: 4, headDimV: 8, scale: 1, vFromK: true }),
+    /vFromK needs headDimV 8 <= headDimK 4/);
+  for (const t of [w, x, o, h, xe, q, k, ao]) be.free(t);
 });

@@ -21,82 +21,13 @@ import { GGMLType } from '../dist/formats/ggml-types.js';
 import { openModel, evaluateAll } from '../dist/engine/open.js';
 import { disposeReferenceModels, llamaGreedy, llamaTopAbsolute, llamaTopRelative } from './helpers/llama-ref.js';
 import { fixtureDir, tokenSequence } from './helpers/fixtures.js';
+import { absDiff, relDiff, top1Mismatches } from './helpers/compare.js';
 
 const TYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'IQ4_NL', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_XS'];
 const FLOAT = new Set(['F32', 'F16', 'BF16']);
 const FAMILIES = ['qwen2', 'llama'];
 
 after(() => disposeReferenceModels());
-
-/** Natural-log softmax normalizer of one row (f64). */
-function logSumExp(row) {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
-  let s = 0;
-  for (let i = 0; i < row.length; i++) s += Math.exp(row[i] - max);
-  return max + Math.log(s);
-}
-
-/**
- * Largest difference between two sets of per-position log-probabilities over `ref`'s top ids,
- * both taken relative to the same token (ref's most likely one), so normalizers cancel.
- * `other` is either deepcard's logits (Float32Array, V per row) or another llama.cpp list.
- */
-function relDiff(ref, other, V) {
-  let max = 0;
-  let where = null;
-  const perPos = [];
-  for (let p = 0; p < ref.length; p++) {
-    let pm = 0;
-    const base = ref[p][0][0];
-    let get;
-    if (other instanceof Float32Array) {
-      const row = other.subarray(p * V, (p + 1) * V);
-      get = (id) => row[id] - row[base];
-    } else {
-      const m = new Map(other[p]);
-      if (!m.has(base)) continue; // top token differs: nothing comparable at this position
-      get = (id) => (m.has(id) ? m.get(id) - m.get(base) : undefined);
-    }
-    for (const [id, rel] of ref[p]) {
-      const o = get(id);
-      if (o === undefined) continue;
-      const d = Math.abs(o - rel);
-      pm = Math.max(pm, d);
-      if (d > max) {
-        max = d;
-        where = { pos: p, id, ours: o, ref: rel };
-      }
-    }
-    perPos.push(pm);
-  }
-  perPos.sort((a, b) => a - b);
-  return { max, where, median: perPos[perPos.length >> 1] ?? 0 };
-}
-
-/** Absolute log-probability of llama.cpp's top token vs deepcard's for the same token. */
-function absDiff(abs, ours, V) {
-  let max = 0;
-  for (let p = 0; p < abs.length; p++) {
-    const row = ours.subarray(p * V, (p + 1) * V);
-    const [id, lp] = abs[p];
-    max = Math.max(max, Math.abs(row[id] - logSumExp(row) - lp));
-  }
-  return max;
-}
-
-/** Positions where deepcard's argmax differs from llama.cpp's clear (margin > 0.02) top token. */
-function top1Mismatches(ref, ours, V) {
-  let n = 0;
-  for (let p = 0; p < ref.length; p++) {
-    const row = ours.subarray(p * V, (p + 1) * V);
-    let arg = 0;
-    for (let i = 1; i < V; i++) if (row[i] > row[arg]) arg = i;
-    const margin = ref[p][1] ? -ref[p][1][1] : Infinity;
-    if (arg !== ref[p][0][0] && margin > 0.02) n++;
-  }
-  return n;
-}
 
 const CASES = [
   ...FAMILIES.flatMap((family) => TYPES.map((typeName) => ({ family, typeName }))),

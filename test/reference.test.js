@@ -242,3 +242,81 @@ test('memory: views, read/write ranges, free', () => {
   assert.throws(() => b.createWeight('w', GGMLType.Q4_K, [2, 100], () => {}), /block size/);
   assert.throws(() => b.createWeight('w', GGMLType.IQ2_XXS, [1, 256], () => {}), /unsupported/);
 });
+
+// ---- MLA / MoE ops ------------------------------------------------------------------------------
+
+test('matmulHeads with F32 weights, computed by hand (offsets in x and out)', () => {
+  const b = new ReferenceBackend();
+  // H = 2 heads, N = 2, K = 2; x [T=2, H=2, Kx=3] read at column 1; out [2, 2, No=3] written at column 1
+  const w = weight(b, 'attn_k_b', GGMLType.F32, [2, 2, 2], f32Bytes([1, 2, 3, 4, /* head 1 */ -1, 0, 0, 2]));
+  const x = f32(b, [2, 2, 3], [9, 1, 1, /* h1 */ 9, 2, 3, /* t1 */ 9, 0, 1, 9, -1, 1]);
+  const out = f32(b, [2, 2, 3], new Array(12).fill(7));
+  b.matmulHeads(out, x, w, { xOffset: 1, outOffset: 1 });
+  // t0 h0: [1,2].[1,1]=3, [3,4].[1,1]=7; t0 h1: [-1,0].[2,3]=-2, [0,2].[2,3]=6
+  // t1 h0: [1,2].[0,1]=2, [3,4].[0,1]=4; t1 h1: [-1,0].[-1,1]=1, [0,2].[-1,1]=2
+  assert.deepEqual([...b.read(out)], [7, 3, 7, 7, -2, 6, 7, 2, 4, 7, 1, 2]);
+  // no offsets: x [1, 2, 2], out [1, 2, 2]
+  const x2 = f32(b, [1, 2, 2], [1, 1, 2, 3]), out2 = b.allocF32([1, 2, 2]);
+  b.matmulHeads(out2, x2, w);
+  assert.deepEqual([...b.read(out2)], [3, 7, -2, 6]);
+});
+
+test('matmulHeads equals per-head matmul on quantized weights', () => {
+  const b = new ReferenceBackend();
+  const rand = mulberry32(7);
+  const H = 3, N = 4, K = 64, T = 2, Kx = 80;
+  const src = Float32Array.from({ length: H * N * K }, () => rand() * 2 - 1);
+  const w = weight(b, 'w', GGMLType.Q8_0, [H, N, K], quantize(GGMLType.Q8_0, src));
+  const xv = Float32Array.from({ length: T * H * Kx }, () => rand() * 2 - 1);
+  const x = f32(b, [T, H, Kx], xv), out = b.allocF32([T, H, N]);
+  b.matmulHeads(out, x, w, { xOffset: 16 });
+  const got = b.read(out);
+  for (let h = 0; h < H; h++) {
+    const xh = b.allocF32([T, K]), yh = b.allocF32([T, N]);
+    for (let t = 0; t < T; t++) b.write(xh, xv.subarray((t * H + h) * Kx + 16, (t * H + h) * Kx + 16 + K), t * K);
+    b.matmul(yh, xh, b.view(w, h * N * K, [N, K]));
+    const y = b.read(yh);
+    for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) assert.equal(got[(t * H + h) * N + n], y[t * N + n]);
+  }
+});
+
+test('matmulHeads shape errors name the tensors', () => {
+  const b = new ReferenceBackend();
+  const w = weight(b, 'blk.0.attn_v_b.weight', GGMLType.F32, [2, 3, 4], f32Bytes(new Array(24).fill(0)));
+  const x = b.allocF32([1, 2, 4], 'olat'), out = b.allocF32([1, 2, 3], 'o');
+  assert.throws(() => b.matmulHeads(out, x, w, { xOffset: 1 }), /matmulHeads: x olat.*columns \[1, 5\)/);
+  assert.throws(() => b.matmulHeads(out, x, w, { outOffset: 1 }), /out o.*columns \[1, 4\)/);
+  assert.throws(() => b.matmulHeads(b.allocF32([1, 3, 3], 'o3'), b.allocF32([1, 3, 4]), w), /is not \[T, 2, 4\]/);
+  assert.throws(() => b.matmulHeads(out, x, b.view(w, 0, [6, 4])), /must be 3-D/);
+});
+
+test('attention with vFromK reads values from the key rows', () => {
+  const b = new ReferenceBackend();
+  // one head, dk = 3, dv = 2; cache rows k = [1, 2, 0], [3, 4, ln 3]; q = [0, 0, 1]: scores 0, ln 3
+  const k = f32(b, [2, 1, 3], [1, 2, 0, 3, 4, Math.log(3)]);
+  const q = f32(b, [1, 1, 3], [0, 0, 1]), out = b.allocF32([1, 1, 2]);
+  b.attention(out, q, k, k, Int32Array.from([1]), { nHead: 1, nKvHead: 1, headDimK: 3, headDimV: 2, scale: 1, vFromK: true });
+  close(b.read(out), [0.25 * 1 + 0.75 * 3, 0.25 * 2 + 0.75 * 4], 1e-6, 'out');
+  assert.throws(() => b.attention(b.allocF32([1, 1, 4]), q, k, k, Int32Array.from([1]),
+    { nHead: 1, nKvHead: 1, headDimK: 3, headDimV: 4, scale: 1, vFromK: true }), /vFromK needs headDimV 4 <= headDimK 3/);
+});
+
+test('gatherRows, scatterAddRows (repeated rows accumulate), copyCols', () => {
+  const b = new ReferenceBackend();
+  const h = f32(b, [3, 2], [1, 2, 3, 4, 5, 6], 'h');
+  const xe = b.allocF32([3, 2], 'xe');
+  b.gatherRows(xe, h, Int32Array.from([2, 0, 2]));
+  assert.deepEqual([...b.read(xe)], [5, 6, 1, 2, 5, 6]);
+  const out = f32(b, [3, 2], [1, 1, 1, 1, 1, 1], 'out');
+  b.scatterAddRows(out, xe, Int32Array.from([1, 1, 0]), Float32Array.from([0.5, 2, -1]));
+  assert.deepEqual([...b.read(out)], [-4, -5, 1 + 2.5 + 2, 1 + 3 + 4, 1, 1]);
+  assert.throws(() => b.gatherRows(xe, h, Int32Array.from([0, 3, 1])), /gatherRows: row 3 is outside h/);
+  assert.throws(() => b.scatterAddRows(out, xe, Int32Array.from([0, 1]), Float32Array.from([1, 1])), /scatterAddRows: src xe .* does not match 2 rows/);
+  assert.throws(() => b.scatterAddRows(out, xe, Int32Array.from([0, 1, 2]), Float32Array.from([1])), /1 scales for 3 rows/);
+  const dst = f32(b, [2, 4], [0, 0, 0, 0, 0, 0, 0, 0], 'dst');
+  const src = f32(b, [2, 3], [1, 2, 3, 4, 5, 6], 'src');
+  b.copyCols(dst, 1, src, 1, 2);
+  assert.deepEqual([...b.read(dst)], [0, 2, 3, 0, 0, 5, 6, 0]);
+  assert.throws(() => b.copyCols(dst, 3, src, 0, 2), /copyCols: 2 columns from 0 of src .* to 3 of dst dst/);
+  assert.throws(() => b.copyCols(dst, 0, b.allocF32([3, 3], 's3'), 0, 1), /differ in rows/);
+});

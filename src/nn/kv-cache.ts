@@ -28,7 +28,8 @@ export class KvCache implements SequenceState {
     try {
       for (let i = 0; i < layout.nLayer; i++) {
         this.k.push(backend.allocF32([capacity, layout.kWidth], `cache.k.${i}`)); // [S, nKv*dk]
-        this.v.push(backend.allocF32([capacity, layout.vWidth], `cache.v.${i}`)); // [S, nKv*dv]
+        // vWidth 0: a latent (MLA) cache whose values live inside the key rows
+        if (layout.vWidth > 0) this.v.push(backend.allocF32([capacity, layout.vWidth], `cache.v.${i}`)); // [S, nKv*dv]
       }
     } catch (e) {
       this.dispose();
@@ -51,12 +52,12 @@ export class KvCache implements SequenceState {
     this.len = n;
   }
 
-  /** Rows [pos, pos + n) of layer i's K and V, as [n, width] views. */
+  /** Rows [pos, pos + n) of layer i's K and V, as [n, width] views (V = K rows for a latent cache). */
   rows(layer: number, pos: number, n: number): { k: Tensor; v: Tensor } {
     const { kWidth, vWidth } = this.layout;
     return {
       k: this.backend.view(this.k[layer]!, pos * kWidth, [n, kWidth]),
-      v: this.backend.view(this.v[layer]!, pos * vWidth, [n, vWidth]),
+      v: vWidth > 0 ? this.backend.view(this.v[layer]!, pos * vWidth, [n, vWidth]) : this.backend.view(this.k[layer]!, pos * kWidth, [n, kWidth]),
     };
   }
 

@@ -20,6 +20,7 @@ import { GGMLType, isSupportedWeightType, typeName, typeTraits, vecDotType } fro
 import { dequantize, fp16ToF32 } from './dequant.js';
 import { quantizeActivation } from './quantize.js';
 import type { AttentionSpec, Backend, MatmulJob, RopeSpec, Tensor } from './types.js';
+import { colsGeometry, headsGeometry, rowsGeometry } from './geometry.js';
 
 const fr = Math.fround;
 
@@ -387,7 +388,11 @@ export class ReferenceBackend implements Backend {
     if (!rowsOk(out, T, H * dv)) throw new Error(`${op}: out ${desc(out)} is not [${T}, ${H}, ${dv}]`);
     const S = k.shape[0]!;
     if (!rowsOk(k, S, Hkv * dk)) throw new Error(`${op}: k ${desc(k)} is not [S, ${Hkv}, ${dk}]`);
-    if (!rowsOk(v, S, Hkv * dv)) throw new Error(`${op}: v ${desc(v)} is not [${S}, ${Hkv}, ${dv}] (k has ${S} rows)`);
+    // MLA: values are the first dv elements of each key row (row stride dk, v ignored).
+    const vFromK = spec.vFromK === true;
+    if (vFromK && dv > dk) throw new Error(`${op}: vFromK needs headDimV ${dv} <= headDimK ${dk}`);
+    if (!vFromK && !rowsOk(v, S, Hkv * dv)) throw new Error(`${op}: v ${desc(v)} is not [${S}, ${Hkv}, ${dv}] (k has ${S} rows)`);
+    const vsrc = vFromK ? ks : vs, vHead = vFromK ? dk : dv;
     for (let t = 0; t < T; t++) {
       const p = positions[t]!;
       if (!Number.isInteger(p) || p < 0 || p >= S) throw new Error(`${op}: position ${p} is outside the cache of ${S} rows`);
@@ -413,13 +418,76 @@ export class ReferenceBackend implements Backend {
         for (let j = 0; j < n; j++) { sc[j] = Math.exp(sc[j]! - mx); sum += sc[j]!; }
         acc.fill(0);
         for (let j = 0; j < n; j++) {
-          const vo = (j * Hkv + kh) * dv, pj = sc[j]! / sum;
-          for (let d = 0; d < dv; d++) acc[d] += pj * vs[vo + d]!;
+          const vo = (j * Hkv + kh) * vHead, pj = sc[j]! / sum;
+          for (let d = 0; d < dv; d++) acc[d] += pj * vsrc[vo + d]!;
         }
         res.set(acc, (t * H + h) * dv);
       }
     }
     o.set(res);
+  }
+
+  // ---- MLA / MoE ops -----------------------------------------------------------------------------
+
+  matmulHeads(out: Tensor, x: Tensor, w: Tensor, opts?: { readonly xOffset?: number; readonly outOffset?: number }): void {
+    const op = 'matmulHeads';
+    const xs = this.f32(op, x, 'x'), o = this.f32(op, out, 'out');
+    const wt = this.ref(op, w, 'w');
+    const g = headsGeometry(op, x, w, out, opts);
+    const { H, N, K, T, Kx, No, xOff, oOff } = g;
+    const vdt = wt.f32 ? GGMLType.F32 : vecDotType(wt.type);
+    const mins = wt.type === GGMLType.Q4_1 || wt.type === GGMLType.Q5_1;
+    const res = new Float32Array(T * H * N); // out may alias x: compute everything first
+    const xh = new Float32Array(T * K);
+    for (let h = 0; h < H; h++) {
+      // gather head h's activation rows [T, K] and convert them exactly as matmul does
+      for (let t = 0; t < T; t++) xh.set(xs.subarray((t * H + h) * Kx + xOff, (t * H + h) * Kx + xOff + K), t * K);
+      const xq = convertActivation(vdt, xh, T, K);
+      for (let n = 0; n < N; n++) {
+        const r = h * N + n; // row of the [H * N, K] weight stream
+        const wr = this.row(wt, r, K);
+        const m = mins ? blockMins(wt, r, K) : null;
+        for (let t = 0; t < T; t++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) s += wr[k]! * xq.x[t * K + k]!;
+          if (m) for (let blk = 0; blk < m.length; blk++) s += m[blk]! * xq.q81![t * m.length + blk]!;
+          res[(t * H + h) * N + n] = s;
+        }
+      }
+    }
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) o.set(res.subarray((t * H + h) * N, (t * H + h + 1) * N), (t * H + h) * No + oOff);
+    }
+  }
+
+  gatherRows(out: Tensor, src: Tensor, rows: Int32Array): void {
+    const op = 'gatherRows';
+    const o = this.f32(op, out, 'out'), s = this.f32(op, src, 'src');
+    const D = rowsGeometry(op, out, src, rows, rows.length, 'out');
+    const res = new Float32Array(rows.length * D); // out may alias src
+    for (let i = 0; i < rows.length; i++) res.set(s.subarray(rows[i]! * D, (rows[i]! + 1) * D), i * D);
+    o.set(res);
+  }
+
+  scatterAddRows(out: Tensor, src: Tensor, rows: Int32Array, scales: Float32Array): void {
+    const op = 'scatterAddRows';
+    const o = this.f32(op, out, 'out'), s = this.f32(op, src, 'src');
+    if (!(scales instanceof Float32Array) || scales.length !== rows.length) {
+      throw new Error(`${op}: ${scales?.length} scales for ${rows.length} rows (src ${desc(src)})`);
+    }
+    const D = rowsGeometry(op, src, out, rows, rows.length, 'src');
+    // In row order: each product rounds to f32 (ggml_mul), then each add rounds to f32 (ggml_add).
+    for (let i = 0; i < rows.length; i++) {
+      const so = i * D, oo = rows[i]! * D, sc = scales[i]!;
+      for (let d = 0; d < D; d++) o[oo + d] = o[oo + d]! + fr(sc * s[so + d]!);
+    }
+  }
+
+  copyCols(dst: Tensor, dstCol: number, src: Tensor, srcCol: number, nCols: number): void {
+    const op = 'copyCols';
+    const d = this.f32(op, dst, 'dst'), s = this.f32(op, src, 'src');
+    const { rows, Dd, Ds } = colsGeometry(op, dst, dstCol, src, srcCol, nCols);
+    for (let t = 0; t < rows; t++) d.set(s.slice(t * Ds + srcCol, t * Ds + srcCol + nCols), t * Dd + dstCol);
   }
 
   memoryBytes(): number {
@@ -481,3 +549,4 @@ function blockMins(w: RefTensor, n: number, K: number): Float64Array {
   }
   return m;
 }
+

@@ -55,6 +55,11 @@ export interface AttentionSpec {
   readonly headDimV: number;
   /** Multiplier applied to q.k before the softmax. */
   readonly scale: number;
+  /**
+   * MLA latent cache: values are the first headDimV elements of each key row (`v` is ignored and
+   * may be the same tensor as `k`). Requires headDimV <= headDimK.
+   */
+  readonly vFromK?: boolean;
 }
 
 export interface MatmulJob {
@@ -123,6 +128,22 @@ export interface Backend {
   warmup?(): void;
   /** Bytes currently held by this backend's memory (weights, caches, scratch), for reporting. */
   memoryBytes?(): number;
+  // ---- ops for MLA and mixture-of-experts models ---------------------------------------------
+  /**
+   * Per-head products: for every token t and head h,
+   *   out[t, h, outOffset : outOffset + N] = w[h] . x[t, h, xOffset : xOffset + K]
+   * x is [T, H, Kx] F32 (K + xOffset <= Kx), w is [H, N, K] in any supported weight type (H
+   * matrices of N rows), out is [T, H, No] F32 (N + outOffset <= No). Activation conversion as in
+   * `matmul`. Used by absorbed MLA (attn_k_b, attn_v_b).
+   */
+  matmulHeads(out: Tensor, x: Tensor, w: Tensor, opts?: { readonly xOffset?: number; readonly outOffset?: number }): void;
+  /** out[i, :] = src[rows[i], :] for 2-D F32 tensors (gather tokens routed to one expert). */
+  gatherRows(out: Tensor, src: Tensor, rows: Int32Array): void;
+  /** out[rows[i], :] += scales[i] * src[i, :] for 2-D F32 tensors (combine expert outputs). */
+  scatterAddRows(out: Tensor, src: Tensor, rows: Int32Array, scales: Float32Array): void;
+  /** dst[t, dstCol + j] = src[t, srcCol + j] for j < nCols and every row t of 2-D F32 tensors. */
+  copyCols(dst: Tensor, dstCol: number, src: Tensor, srcCol: number, nCols: number): void;
+
   /** Stop helper threads and release memory. */
   dispose(): Promise<void> | void;
 }

@@ -23,6 +23,7 @@ import { CTL, Elt, MAX_MM_JOBS, MM_STRIDE, Op, WARM_BYTES, mmName, quantName } f
 import { WA, type WasmModule } from './wasm-api.js';
 import { ThreadPool } from './pool.js';
 import { WasmTensor, shapeSize, tensorBytes } from './tensor.js';
+import * as mla from './mla-ops.js';
 
 export interface WasmBackendOptions {
   /** Compute threads including the caller (default: os.availableParallelism()). */
@@ -102,6 +103,20 @@ export class WasmBackend implements Backend {
     const a0 = this.openArena();
     for (const t of SUPPORTED_WEIGHT_TYPES) if (a0.kernels.fns.has(mmName(t))) this.mmTypes.add(t);
   }
+
+  /** Internals handed to the MLA / MoE ops of mla-ops.ts. */
+  private readonly ctx: mla.OpsContext = (() => {
+    const self = this;
+    return {
+      arena: (i: number) => self.arenas[i]!,
+      get threads() { return self.threads; },
+      get ctl() { return self.pool.ctl; },
+      exec: (op: Op, chunks: number, parallel: boolean) => self.pool.exec(op, chunks, parallel),
+      tryScratch: (a: number, k: string, b: number) => self.tryScratch(a, k, b),
+      quantize: (v: GGMLType, xp: number, op: number, K: number, T: number) => self.quantize(v, xp, op, K, T),
+      copyBytes: (da: number, dp: number, sa: number, sp: number, n: number) => self.copyBytes(da, dp, sa, sp, n),
+    };
+  })();
 
   get threads(): number { return this.pool.threads; }
   /** Number of wasm memories in use (> 1 when weights were sharded). */
@@ -562,7 +577,10 @@ export class WasmBackend implements Backend {
       throw new Error(`attention: q ${qt.name} / out ${o.name} do not match [${T}, ${nHead}, ${dk}/${dv}]`);
     }
     const S = Math.floor(kt.size / (nKvHead * dk));
-    if (kt.size !== S * nKvHead * dk || vt.size < S * nKvHead * dv) {
+    // MLA latent cache: values are the first dv elements of each key row (v is ignored)
+    const vFromK = spec.vFromK === true;
+    if (vFromK && dv > dk) throw new Error(`attention: vFromK needs headDimV ${dv} <= headDimK ${dk}`);
+    if (kt.size !== S * nKvHead * dk || (!vFromK && vt.size < S * nKvHead * dv)) {
       throw new Error(`attention: caches ${kt.name} (${kt.size}) / ${vt.name} (${vt.size}) are not [S, ${nKvHead}, ${dk}/${dv}]`);
     }
     let maxPos = 0;
@@ -578,11 +596,33 @@ export class WasmBackend implements Backend {
     const pairs = T * nHead;
     const ppc = this.split(pairs, pairs * (maxPos + 1) * (dk + dv), 1 << 15, 4);
     const c = this.args, A = CTL.ARGS;
-    c[A] = qt.ptr; c[A + 1] = this.in0(kt, 'k'); c[A + 2] = this.in0(vt, 'v'); c[A + 3] = o.ptr; c[A + 4] = aux;
+    const kp = this.in0(kt, 'k');
+    c[A] = qt.ptr; c[A + 1] = kp; c[A + 2] = vFromK ? kp : this.in0(vt, 'v'); c[A + 3] = o.ptr; c[A + 4] = aux;
     c[A + 5] = nHead; c[A + 6] = nKvHead; c[A + 7] = dk; c[A + 8] = dv; c[A + 9] = ppc; c[A + 10] = pairs;
     c[A + 11] = sc; c[A + 12] = scStride;
     this.setF32(13, spec.scale);
+    c[A + 14] = vFromK ? dk : dv; // elements between v heads
     this.pool.exec(Op.ATTN, Math.ceil(pairs / ppc));
+  }
+
+  // ---- MLA / MoE ops (mla-ops.ts) --------------------------------------------------------------
+
+  matmulHeads(out: Tensor, x: Tensor, w: Tensor, opts?: { readonly xOffset?: number; readonly outOffset?: number }): void {
+    const o = this.out(out, 'matmulHeads out'), xt = this.f32(x, 'matmulHeads x'), wt = this.t(w, 'matmulHeads weight');
+    if (!this.mmTypes.has(wt.type)) throw new Error(`unsupported tensor type ${typeName(wt.type)} in tensor ${wt.name}`);
+    mla.matmulHeads(this.ctx, o, xt, wt, opts);
+  }
+
+  gatherRows(out: Tensor, src: Tensor, rows: Int32Array): void {
+    mla.gatherRows(this.ctx, this.out(out, 'gatherRows out'), this.f32(src, 'gatherRows src'), rows);
+  }
+
+  scatterAddRows(out: Tensor, src: Tensor, rows: Int32Array, scales: Float32Array): void {
+    mla.scatterAddRows(this.ctx, this.out(out, 'scatterAddRows out'), this.f32(src, 'scatterAddRows src'), rows, scales);
+  }
+
+  copyCols(dst: Tensor, dstCol: number, src: Tensor, srcCol: number, nCols: number): void {
+    mla.copyCols(this.ctx, this.out(dst, 'copyCols dst'), dstCol, this.f32(src, 'copyCols src'), srcCol, nCols);
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------

@@ -185,11 +185,11 @@ export class JobRunner {
         return;
       }
       case Op.ATTN: {
-        // args: q, k, v, out, pos, nHead, nKv, dk, dv, pairsPerChunk, pairs, scBase, scStride, scale(f32)
+        // args: q, k, v, out, pos, nHead, nKv, dk, dv, pairsPerChunk, pairs, scBase, scStride, scale(f32), vHead
         const ppc = a[A + 9]!, pairs = a[A + 10]!;
         const p0 = k * ppc, p1 = Math.min(pairs, p0 + ppc);
         this.fn(0, 'attention_f32')(a[A]!, a[A + 1]!, a[A + 2]!, a[A + 3]!, a[A + 4]!, a[A + 5]!, a[A + 6]!,
-          a[A + 7]!, a[A + 8]!, this.f32[A + 13]!, p0, p1, a[A + 11]! + this.tid * a[A + 12]!);
+          a[A + 7]!, a[A + 8]!, this.f32[A + 13]!, p0, p1, a[A + 11]! + this.tid * a[A + 12]!, a[A + 14]!);
         return;
       }
       default:
@@ -242,7 +242,7 @@ export class JobRunner {
       fns.get('swiglu_f32')?.(x, x + 1024, y, 250);
       fns.get('add_bias')?.(y, x, 60, 2);
       fns.get('rope_f32')?.(q, pos, 2, 2, 64, 0, 64, it & 1, inv, 1, sc);
-      fns.get('attention_f32')?.(q, kk, v, o, pos, 4, 2, 32, 32, 0.2, 0, 8, sc);
+      fns.get('attention_f32')?.(q, kk, v, o, pos, 4, 2, 32, 32, 0.2, 0, 8, sc, 32);
     }
   }
 }

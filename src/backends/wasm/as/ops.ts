@@ -234,14 +234,16 @@ export function rope_f32(x: usize, pos: usize, T: i32, H: i32, headDim: i32, off
  * q [T, nHead, dk]; k [S, nKv, dk]; v [S, nKv, dv]; out [T, nHead, dv]; pos [T] i32.
  * Query t attends cache rows 0..pos[t]; head h reads kv head h / (nHead / nKv).
  * scores: scratch of at least max(pos) + 1 floats (one per thread). out must not alias q.
+ * vHead: elements between consecutive v heads (dv; MLA passes v = k and vHead = dk so that the
+ * values are the first dv elements of each key row, v then being [S, nKv, dk]).
  * Scores are taken 4 keys at a time (4 independent accumulators share each q load) and the
  * p.V sum keeps 16 output columns in registers across all keys, for instruction-level parallelism.
  */
 export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: i32, nKv: i32,
-                              dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize): void {
+                              dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize, vHead: i32): void {
   const group = nHead / nKv;
   const kStride = <usize>nKv * <usize>dk * 4;
-  const vStride = <usize>nKv * <usize>dv * 4;
+  const vStride = <usize>nKv * <usize>vHead * 4;
   const dk4 = dk & ~3;
   const zero = f32x4.splat(0);
   const sc = f32x4.splat(scale);
@@ -252,7 +254,7 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usi
     const n = load<i32>(pos + (<usize>t << 2)) + 1;
     const qr = q + <usize>p * <usize>dk * 4;
     const kb = k + <usize>kvh * <usize>dk * 4;
-    const vb = v + <usize>kvh * <usize>dv * 4;
+    const vb = v + <usize>kvh * <usize>vHead * 4;
     // 1. scores[j] = scale * q.k_j
     let mv = f32x4.splat(-Infinity);
     let j = 0;
