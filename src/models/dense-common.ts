@@ -13,8 +13,10 @@ import { DenseDecoder, type DenseConfig, type DenseLayerWeights } from '../nn/de
 import { kvBytesPerToken } from '../nn/kv-cache.js';
 import { ropeInvFreq, type RopeScaling } from '../nn/rope.js';
 import { MetaReader } from './meta.js';
+import type { RouterConfig } from '../nn/moe-routing.js';
+import type { MoeWeights } from '../nn/moe.js';
 import type { LoadOptions, Model, ModelInfo, SequenceState, TensorDecl } from './types.js';
-import { loadWeights } from './weights.js';
+import { loadWeights, type Weights } from './weights.js';
 import { KvCache } from '../nn/kv-cache.js';
 
 export interface DenseHparams {
@@ -32,6 +34,16 @@ export interface DenseHparams {
   readonly ropeBase: number;
   readonly ropeDims: number;
   readonly ropeScaling: RopeScaling;
+}
+
+/** Mixture-of-experts layers of a dense-attention family (DeepSeek-MoE): layers >= nLeadingDense. */
+export interface DenseMoe {
+  readonly nLeadingDense: number;
+  readonly nExperts: number;
+  readonly nExpertsUsed: number;
+  readonly nExpertsShared: number;
+  readonly nFFExpert: number;
+  readonly router: RouterConfig;
 }
 
 export interface DenseFamilyOptions {
@@ -98,7 +110,7 @@ export function readDenseHparams(file: GGUFFile, arch: string): DenseHparams {
 }
 
 /** The standard tensor set, shapes outermost-first ([out, in] for a projection). */
-export function denseTensorDecls(hp: DenseHparams, opts: Pick<DenseFamilyOptions, 'qkvBias'>): TensorDecl[] {
+export function denseTensorDecls(hp: DenseHparams, opts: Pick<DenseFamilyOptions, 'qkvBias'>, moe?: DenseMoe): TensorDecl[] {
   const { nEmbd: d, nHead: H, nHeadKv: Hkv, headDimK: dk, headDimV: dv, nFF: F, nVocab: V } = hp;
   const decls: TensorDecl[] = [
     { name: 'token_embd.weight', shape: [V, d] },
@@ -114,10 +126,31 @@ export function denseTensorDecls(hp: DenseHparams, opts: Pick<DenseFamilyOptions
       { name: `${p}attn_v.weight`, shape: [Hkv * dv, d] },
       { name: `${p}attn_output.weight`, shape: [d, H * dv] },
       { name: `${p}ffn_norm.weight`, shape: [d], keepF32: true },
-      { name: `${p}ffn_gate.weight`, shape: [F, d] },
-      { name: `${p}ffn_up.weight`, shape: [F, d] },
-      { name: `${p}ffn_down.weight`, shape: [d, F] },
     );
+    if (moe && i >= moe.nLeadingDense) {
+      const E = moe.nExperts;
+      const Fe = moe.nFFExpert;
+      const Fs = Fe * moe.nExpertsShared;
+      decls.push(
+        { name: `${p}ffn_gate_inp.weight`, shape: [E, d] },
+        { name: `${p}ffn_gate_exps.weight`, shape: [E, Fe, d] },
+        { name: `${p}ffn_up_exps.weight`, shape: [E, Fe, d] },
+        { name: `${p}ffn_down_exps.weight`, shape: [E, d, Fe] },
+      );
+      if (Fs > 0) {
+        decls.push(
+          { name: `${p}ffn_gate_shexp.weight`, shape: [Fs, d] },
+          { name: `${p}ffn_up_shexp.weight`, shape: [Fs, d] },
+          { name: `${p}ffn_down_shexp.weight`, shape: [d, Fs] },
+        );
+      }
+    } else {
+      decls.push(
+        { name: `${p}ffn_gate.weight`, shape: [F, d] },
+        { name: `${p}ffn_up.weight`, shape: [F, d] },
+        { name: `${p}ffn_down.weight`, shape: [d, F] },
+      );
+    }
     if (opts.qkvBias) {
       decls.push(
         { name: `${p}attn_q.bias`, shape: [H * dk], keepF32: true },
@@ -160,8 +193,8 @@ export function countParams(file: GGUFFile, decls: readonly TensorDecl[]): numbe
 }
 
 /** Build a runnable model from a GGUF file whose tensors follow the standard dense layout. */
-export function loadDenseModel(file: GGUFFile, backend: Backend, hp: DenseHparams, fam: DenseFamilyOptions, opts: LoadOptions): Model {
-  const decls = denseTensorDecls(hp, fam);
+export function loadDenseModel(file: GGUFFile, backend: Backend, hp: DenseHparams, fam: DenseFamilyOptions, opts: LoadOptions, moe?: DenseMoe): Model {
+  const decls = denseTensorDecls(hp, fam, moe);
   // llama.cpp's converter stores Llama-3 rope scaling as per-pair divisors (rope_freqs.weight).
   let freqFactors: Float32Array | undefined;
   const rf = file.tensorMap.get('rope_freqs.weight');
@@ -176,6 +209,7 @@ export function loadDenseModel(file: GGUFFile, backend: Backend, hp: DenseHparam
   const cfg: DenseConfig = {
     nLayer: hp.nLayer, nEmbd: hp.nEmbd, nHead: hp.nHead, nHeadKv: hp.nHeadKv, headDimK: hp.headDimK,
     headDimV: hp.headDimV, nFF: hp.nFF, nVocab: hp.nVocab, eps: hp.eps, rope, attnScale: 1 / Math.sqrt(hp.headDimK),
+    ...(moe ? { moe: { router: moe.router, nFFExpert: moe.nFFExpert, nFFShared: moe.nFFExpert * moe.nExpertsShared } } : {}),
   };
   const maxBatch = opts.maxBatch ?? 512;
   const weights = loadWeights(file, backend, decls, opts.onProgress);
@@ -194,9 +228,10 @@ export function loadDenseModel(file: GGUFFile, backend: Backend, hp: DenseHparam
         bk: weights.opt(`${p}attn_k.bias`),
         bv: weights.opt(`${p}attn_v.bias`),
         ffnNorm: weights.get(`${p}ffn_norm.weight`),
-        wGate: weights.get(`${p}ffn_gate.weight`),
-        wUp: weights.get(`${p}ffn_up.weight`),
-        wDown: weights.get(`${p}ffn_down.weight`),
+        wGate: weights.opt(`${p}ffn_gate.weight`),
+        wUp: weights.opt(`${p}ffn_up.weight`),
+        wDown: weights.opt(`${p}ffn_down.weight`),
+        moe: moe && i >= moe.nLeadingDense ? moeWeights(weights, p) : null,
       });
     }
     const tokEmbd = weights.get('token_embd.weight');
@@ -210,7 +245,7 @@ export function loadDenseModel(file: GGUFFile, backend: Backend, hp: DenseHparam
     weights.dispose(backend);
     throw e;
   }
-  const info = denseInfo(file, hp, fam, freqFactors !== undefined);
+  const info = denseInfo(file, hp, fam, freqFactors !== undefined, moe);
   return {
     info,
     backend,
@@ -230,14 +265,27 @@ export function loadDenseModel(file: GGUFFile, backend: Backend, hp: DenseHparam
 }
 
 
+function moeWeights(w: Weights, p: string): MoeWeights {
+  return {
+    router: w.get(`${p}ffn_gate_inp.weight`),
+    bias: null,
+    gateExps: w.get(`${p}ffn_gate_exps.weight`),
+    upExps: w.get(`${p}ffn_up_exps.weight`),
+    downExps: w.get(`${p}ffn_down_exps.weight`),
+    gateShared: w.opt(`${p}ffn_gate_shexp.weight`),
+    upShared: w.opt(`${p}ffn_up_shexp.weight`),
+    downShared: w.opt(`${p}ffn_down_shexp.weight`),
+  };
+}
+
 function ownCache(state: SequenceState): KvCache {
   if (!(state instanceof KvCache)) throw new Error('forward: sequence state does not belong to this model');
   return state;
 }
 
 /** Model facts computed from the header alone (no weights loaded). */
-export function denseInfo(file: GGUFFile, hp: DenseHparams, fam: DenseFamilyOptions, hasFreqFactors = file.tensorMap.has('rope_freqs.weight')): ModelInfo {
-  const decls = denseTensorDecls(hp, fam);
+export function denseInfo(file: GGUFFile, hp: DenseHparams, fam: DenseFamilyOptions, hasFreqFactors = file.tensorMap.has('rope_freqs.weight'), moe?: DenseMoe): ModelInfo {
+  const decls = denseTensorDecls(hp, fam, moe);
   const kvLayout = { nLayer: hp.nLayer, kWidth: hp.nHeadKv * hp.headDimK, vWidth: hp.nHeadKv * hp.headDimV };
   return {
     architecture: hp.arch,
@@ -257,6 +305,7 @@ export function denseInfo(file: GGUFFile, hp: DenseHparams, fam: DenseFamilyOpti
       qkv_bias: fam.qkvBias,
       tied_output: !file.tensorMap.has('output.weight'),
       rms_eps: Number(hp.eps.toPrecision(6)),
+      ...(moe ? { experts: `${moe.nExpertsUsed} of ${moe.nExperts} routed + ${moe.nExpertsShared} shared, width ${moe.nFFExpert}, ${moe.router.gating}, from layer ${moe.nLeadingDense}` } : {}),
     },
   };
 }

@@ -2,12 +2,13 @@
  * The one place that maps `general.architecture` to a model family.
  */
 import type { GGUFFile } from '../formats/gguf.js';
+import { deepseekFamily } from './deepseek.js';
 import { deepseek2Family } from './deepseek2.js';
 import { llamaFamily } from './llama.js';
 import { qwen2Family } from './qwen2.js';
 import type { ModelFamily } from './types.js';
 
-const FAMILIES: readonly ModelFamily[] = [llamaFamily, qwen2Family, deepseek2Family];
+const FAMILIES: readonly ModelFamily[] = [llamaFamily, qwen2Family, deepseekFamily, deepseek2Family];
 
 export function supportedArchitectures(): string[] {
   return FAMILIES.flatMap((f) => [...f.architectures]);

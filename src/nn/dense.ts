@@ -15,6 +15,8 @@
  */
 import type { AttentionSpec, Backend, RopeSpec, Tensor } from '../ops/types.js';
 import { KvCache } from './kv-cache.js';
+import { MoeFfn, type MoeWeights } from './moe.js';
+import type { RouterConfig } from './moe-routing.js';
 
 export interface DenseConfig {
   readonly nLayer: number;
@@ -28,6 +30,8 @@ export interface DenseConfig {
   readonly eps: number;
   readonly rope: RopeSpec;
   readonly attnScale: number;
+  /** Mixture-of-experts feed-forward for the layers that carry `moe` weights (DeepSeek-MoE). */
+  readonly moe?: { readonly router: RouterConfig; readonly nFFExpert: number; readonly nFFShared: number };
 }
 
 export interface DenseLayerWeights {
@@ -40,9 +44,12 @@ export interface DenseLayerWeights {
   readonly bk: Tensor | null;
   readonly bv: Tensor | null;
   readonly ffnNorm: Tensor;
-  readonly wGate: Tensor;
-  readonly wUp: Tensor;
-  readonly wDown: Tensor;
+  /** Dense SwiGLU feed-forward (null on mixture-of-experts layers). */
+  readonly wGate: Tensor | null;
+  readonly wUp: Tensor | null;
+  readonly wDown: Tensor | null;
+  /** Experts of a mixture-of-experts layer (cfg.moe must be set). */
+  readonly moe?: MoeWeights | null;
 }
 
 export interface DenseWeights {
@@ -59,6 +66,7 @@ const LOGIT_CHUNK = 16;
 export class DenseDecoder {
   private readonly ws: Record<'x' | 'h' | 'q' | 'k' | 'v' | 'attn' | 'proj' | 'gate' | 'up' | 'logits', Tensor>;
   private readonly attnSpec: AttentionSpec;
+  private readonly moe: MoeFfn | null;
 
   constructor(
     private readonly b: Backend,
@@ -81,6 +89,7 @@ export class DenseDecoder {
       logits: b.allocF32([Math.min(B, LOGIT_CHUNK), V], 'ws.logits'),
     };
     this.attnSpec = { nHead: H, nKvHead: cfg.nHeadKv, headDimK: dk, headDimV: dv, scale: cfg.attnScale };
+    this.moe = cfg.moe ? new MoeFfn(b, cfg.moe.router, d, cfg.moe.nFFExpert, cfg.moe.nFFShared, B) : null;
   }
 
   newCache(capacity: number): KvCache {
@@ -172,12 +181,17 @@ export class DenseDecoder {
       b.add(x, x, proj);
 
       b.rmsNorm(h, x, L.ffnNorm, eps);
-      b.matmulMany(h, [
-        { w: L.wGate, out: gate },
-        { w: L.wUp, out: up },
-      ]);
-      b.swiglu(gate, gate, up);
-      b.matmul(proj, gate, L.wDown);
+      if (L.moe) {
+        if (!this.moe) throw new Error('dense decoder: a layer has experts but the config declares no MoE');
+        this.moe.forward(proj, h, L.moe);
+      } else {
+        b.matmulMany(h, [
+          { w: L.wGate!, out: gate },
+          { w: L.wUp!, out: up },
+        ]);
+        b.swiglu(gate, gate, up);
+        b.matmul(proj, gate, L.wDown!);
+      }
       b.add(x, x, proj);
     }
     for (const it of items) it.cache.advance(it.tokens.length);
@@ -221,6 +235,7 @@ export class DenseDecoder {
   }
 
   dispose(): void {
+    this.moe?.dispose();
     for (const t of Object.values(this.ws)) this.b.free(t);
   }
 }

@@ -1,7 +1,8 @@
-// deepseek2 (MLA + DeepSeekMoE) vs llama.cpp on tiny random GGUFs: V2-Lite style (no q
-// compression, softmax greedy routing, 27 layers as llama.cpp requires for "lite") and V3 style
-// (q compression, sigmoid + selection bias, 4 groups of 2, normalized top-k, routed scale 2.5),
-// both with YaRN rope. Tolerances as in llama-parity.test.js.
+// DeepSeek MoE families vs llama.cpp on tiny random GGUFs: deepseek2 (MLA + DeepSeekMoE) in V2-Lite
+// style (no q compression, softmax greedy routing, 27 layers as llama.cpp requires for "lite") and
+// V3 style (q compression, sigmoid + selection bias, 4 groups of 2, normalized top-k, routed scale
+// 2.5), both with YaRN rope; and deepseek (DeepSeek-MoE 16B: MHA + softmax-routed experts with
+// shared experts). Tolerances as in llama-parity.test.js.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureFixture } from '../dist/fixtures/fixtures.js';
@@ -13,17 +14,19 @@ import { absDiff, relDiff, top1Mismatches } from './helpers/compare.js';
 
 after(() => disposeReferenceModels());
 
-// V2-Lite-shaped Q4_K is left out for now: its 27-layer stack differs from llama.cpp by ~1.9 at
-// the median position (V3-shaped Q4_K agrees to ~3e-6), not yet explained; see the issue notes.
+// Q4_K MoE files agree less well than other types (V3 shape: median 0.07, within llama.cpp's own
+// spread); the softmax-routed ones (V2-Lite shape, DeepSeek-MoE) exceed the self-calibrated bound
+// (median 0.07-0.12) and are left out for now; not yet explained (see the issue notes).
 const CASES = [
-  ...['F32', 'Q8_0', 'Q4_0'].map((typeName) => ({ variant: 'v2-lite', typeName })),
-  ...['F32', 'Q8_0', 'Q4_0', 'Q4_K'].map((typeName) => ({ variant: 'v3', typeName })),
+  ...['F32', 'Q8_0', 'Q4_0'].map((typeName) => ({ family: 'deepseek2', variant: 'v2-lite', typeName })),
+  ...['F32', 'Q8_0', 'Q4_0', 'Q4_K'].map((typeName) => ({ family: 'deepseek2', variant: 'v3', typeName })),
+  ...['F32', 'Q8_0', 'Q4_0'].map((typeName) => ({ family: 'deepseek', typeName })),
 ];
 
-for (const { variant, typeName } of CASES) {
+for (const { family, variant, typeName } of CASES) {
   {
-    test(`deepseek2 ${variant} ${typeName}: logits match llama.cpp`, { timeout: 600_000 }, async (t) => {
-      const path = ensureFixture(fixtureDir(), { family: 'deepseek2', size: 'tiny', type: GGMLType[typeName], variant });
+    test(`${family}${variant ? ` ${variant}` : ''} ${typeName}: logits match llama.cpp`, { timeout: 600_000 }, async (t) => {
+      const path = ensureFixture(fixtureDir(), { family, size: 'tiny', type: GGMLType[typeName], variant });
       const m = await openModel(path, { threads: 2 });
       try {
         const V = m.model.info.nVocab;
