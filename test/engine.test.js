@@ -168,3 +168,25 @@ test('reasoning budget closes the thought and the model answers; thinking switch
   assert.ok(r.choices[0].message.content.length > 0, 'no answer after the thought was closed');
   assert.ok(!r.choices[0].message.content.includes('</think>'));
 });
+
+test('context overflow mid-generation: the context shifts and generation goes on (deepseek2 and qwen2)', async () => {
+  for (const opts of [{ family: 'deepseek2', variant: 'v3' }, { family: 'qwen2' }]) {
+    const file = ensureFixture(fixtureDir(), { ...opts, size: 'tiny', type: GGMLType.Q8_0 });
+    const small = await loadModel(file, { threads: 2, contextLength: 48 });
+    try {
+      const r = await small.completions.create({ prompt: 'a short prompt', max_tokens: 120, temperature: 0.8, seed: 3, logit_bias: Object.fromEntries(small.tokenizer.eogIds ? [...small.tokenizer.eogIds].map((id) => [id, -100]) : []) });
+      assert.equal(r.usage.completion_tokens, 120, `${opts.family}: stopped after ${r.usage.completion_tokens} tokens`);
+      assert.equal(r.choices[0].finish_reason, 'length');
+      // without shifting the same request stops at the context
+      const strict = await loadModel(file, { threads: 2, contextLength: 48, contextShift: false });
+      try {
+        const s = await strict.completions.create({ prompt: 'a short prompt', max_tokens: 120, temperature: 0.8, seed: 3 });
+        assert.ok(s.usage.completion_tokens < 48);
+      } finally {
+        await strict.dispose();
+      }
+    } finally {
+      await small.dispose();
+    }
+  }
+});

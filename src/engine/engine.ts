@@ -43,6 +43,11 @@ export interface LoadModelOptions extends OpenOptions {
    * own KV cache of `contextLength` tokens, allocated when first used.
    */
   readonly parallel?: number;
+  /**
+   * When a generation fills the context: keep the start of the conversation, drop the older half
+   * of the rest and re-evaluate (default true), or stop with finish_reason "length" (false).
+   */
+  readonly contextShift?: boolean;
 }
 
 function now(): number {
@@ -106,7 +111,7 @@ export class Engine {
     this.vocabSize = realVocabSize(file.metadata.get('tokenizer.ggml.token_type'), Math.min(this.tokenizer.vocabSize, model.info.nVocab));
     const src = opts.chatTemplate ?? file.metadata.get('tokenizer.chat_template');
     this.templateSource = typeof src === 'string' ? src : null;
-    this.scheduler = new Scheduler(model, this.tokenizer, this.vocabSize, ctx, opts.parallel ?? 1);
+    this.scheduler = new Scheduler(model, this.tokenizer, this.vocabSize, ctx, opts.parallel ?? 1, opts.contextShift ?? true);
   }
 
   get model() {

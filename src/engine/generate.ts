@@ -168,6 +168,8 @@ class Job {
   /** Tokens to feed without sampling (closing a thought at the reasoning budget). */
   forced: number[] = [];
   cached = 0;
+  /** Context shifts done for this request. */
+  shifts = 0;
   completion = 0;
   reasoningTokens = 0;
   queued: GenerateEvent[] = [];
@@ -218,6 +220,8 @@ export class Scheduler {
     private readonly vocabSize: number,
     readonly contextLength: number,
     readonly parallel: number,
+    /** On a full context: shift it (true) or stop with finish_reason "length" (false). */
+    private readonly contextShift = true,
   ) {
     if (!Number.isInteger(parallel) || parallel < 1) throw new Error(`parallel must be a positive integer, got ${parallel}`);
     for (let i = 0; i < parallel; i++) this.slots.push(new Slot(model, contextLength));
@@ -351,7 +355,7 @@ export class Scheduler {
       if (job.pending.length) {
         job.pending = job.pending.slice(chunks[i]!.length);
         if (job.pending.length) return; // more prompt to go
-        job.tPrompt = performance.now();
+        if (!job.tPrompt) job.tPrompt = performance.now();
       }
       this.afterLogits(job, out[i]!);
     });
@@ -377,7 +381,11 @@ export class Scheduler {
     job.emit(event, true);
     if (stopped) return this.finish(job, 'stop', true);
     if (job.completion >= p.maxTokens) return this.finish(job, 'length', false);
-    if (job.slot!.tokens.length + 1 >= this.contextLength) return this.finish(job, 'length', false);
+    if (job.slot!.tokens.length + 1 >= this.contextLength) {
+      if (!this.contextShift) return this.finish(job, 'length', false);
+      this.shiftContext(job, id);
+      return;
+    }
     job.next = id;
     if (job.budget && pipe.inThought && job.budget.onToken(true) === 'close') {
       // Close the thought as if the model had written the closing tag, then let it answer.
@@ -389,6 +397,23 @@ export class Scheduler {
         job.forced.push(t);
       }
     }
+  }
+
+  /**
+   * Context overflow policy: keep the start of the conversation (up to a quarter of the context,
+   * never more than the prompt), drop the older half of what follows, and re-evaluate the kept
+   * tail at its new positions (then feed `id`). Re-evaluation is exact for every architecture
+   * (MLA's rope keys included), so generation simply goes on.
+   */
+  private shiftContext(job: Job, id: number): void {
+    const slot = job.slot!;
+    const toks = slot.tokens.slice();
+    const keep = Math.min(job.p.prompt.length, Math.floor(this.contextLength / 4));
+    const discard = Math.max(1, Math.floor((toks.length - keep) / 2));
+    const kept = [...toks.slice(0, keep), ...toks.slice(keep + discard)];
+    slot.truncate(keep);
+    job.pending = [...kept.slice(keep), id];
+    job.shifts++;
   }
 
   private release(job: Job): void {
