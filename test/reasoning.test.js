@@ -6,15 +6,8 @@ import fs from 'node:fs';
 import { ReasoningParser, splitReasoning, historyPolicy, prepareHistory, ReasoningBudget } from '../dist/chat/reasoning.js';
 import { ChatTemplate, builtinTemplate } from '../dist/chat/template.js';
 import { splits as splitsOf } from './helpers/splits.js';
+import { mulberry32 } from '../dist/ops/quantize.js';
 
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const splits = (text) => splitsOf(text, { seed: 1, maxPiece: 6 });
 

@@ -4,15 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ToolCallParser } from '../dist/chat/tool-calls.js';
 import { splits as splitsOf } from './helpers/splits.js';
+import { mulberry32 } from '../dist/ops/quantize.js';
 
-function mulberry32(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const splits = (text) => splitsOf(text, { seed: 3, maxPiece: 8 });
 

@@ -21,6 +21,7 @@ import { ropeInvFreq, yarnAttentionScale, type RopeScaling } from '../nn/rope.js
 import { MetaReader } from './meta.js';
 import type { BatchItem, FixtureSpec, LoadOptions, Model, ModelFamily, ModelInfo, SequenceState, TensorDecl } from './types.js';
 import { loadWeights } from './weights.js';
+import { moeTensorDecls } from './moe-decls.js';
 
 export interface Deepseek2Hparams {
   readonly nLayer: number;
@@ -150,20 +151,7 @@ export function deepseek2TensorDecls(hp: Deepseek2Hparams): TensorDecl[] {
     const E = hp.nExperts;
     const F = hp.nFFExpert;
     const Fs = F * hp.nExpertsShared;
-    decls.push(
-      { name: `${p}ffn_gate_inp.weight`, shape: [E, d] },
-      { name: `${p}exp_probs_b.bias`, shape: [E], keepF32: true, optional: true },
-      { name: `${p}ffn_gate_exps.weight`, shape: [E, F, d] },
-      { name: `${p}ffn_up_exps.weight`, shape: [E, F, d] },
-      { name: `${p}ffn_down_exps.weight`, shape: [E, d, F] },
-    );
-    if (Fs > 0) {
-      decls.push(
-        { name: `${p}ffn_gate_shexp.weight`, shape: [Fs, d] },
-        { name: `${p}ffn_up_shexp.weight`, shape: [Fs, d] },
-        { name: `${p}ffn_down_shexp.weight`, shape: [d, Fs] },
-      );
-    }
+    decls.push(...moeTensorDecls(p, d, E, F, Fs, true));
   }
   return decls;
 }

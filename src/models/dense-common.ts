@@ -17,6 +17,7 @@ import type { RouterConfig } from '../nn/moe-routing.js';
 import type { MoeWeights } from '../nn/moe.js';
 import type { LoadOptions, Model, ModelInfo, SequenceState, TensorDecl } from './types.js';
 import { loadWeights, type Weights } from './weights.js';
+import { moeTensorDecls } from './moe-decls.js';
 import { KvCache } from '../nn/kv-cache.js';
 
 export interface DenseHparams {
@@ -131,19 +132,7 @@ export function denseTensorDecls(hp: DenseHparams, opts: Pick<DenseFamilyOptions
       const E = moe.nExperts;
       const Fe = moe.nFFExpert;
       const Fs = Fe * moe.nExpertsShared;
-      decls.push(
-        { name: `${p}ffn_gate_inp.weight`, shape: [E, d] },
-        { name: `${p}ffn_gate_exps.weight`, shape: [E, Fe, d] },
-        { name: `${p}ffn_up_exps.weight`, shape: [E, Fe, d] },
-        { name: `${p}ffn_down_exps.weight`, shape: [E, d, Fe] },
-      );
-      if (Fs > 0) {
-        decls.push(
-          { name: `${p}ffn_gate_shexp.weight`, shape: [Fs, d] },
-          { name: `${p}ffn_up_shexp.weight`, shape: [Fs, d] },
-          { name: `${p}ffn_down_shexp.weight`, shape: [d, Fs] },
-        );
-      }
+      decls.push(...moeTensorDecls(p, d, E, Fe, Fs, false));
     } else {
       decls.push(
         { name: `${p}ffn_gate.weight`, shape: [F, d] },
