@@ -225,3 +225,20 @@ test('activations that need the room move weights out of arena 0; results unchan
   before.forEach((r, i) => sameBits(after[i], r, `product ${i} after weights moved`));
   be.free(big);
 });
+
+test('a helper whose first job is a threaded activation quantization instantiates arena 0 itself', async () => {
+  // regression: a helper that missed the warm-up chunks and then claimed a QUANT chunk read an
+  // uninstantiated arena ("Cannot read properties of undefined (reading 'get')")
+  const rand = mulberry32(11);
+  const N = 16, K = 4096, T = 512;
+  const wb = randomBlocks(GGMLType.Q8_0, N * K, rand), x = randF32(rand, T * K);
+  const ref = await make({ threads: 1 });
+  const r1 = matmulOn(ref, GGMLType.Q8_0, N, K, T, wb, x);
+  for (let i = 0; i < 3; i++) {
+    const be = await make({ threads: 3, spinMs: 50 });
+    await sleep(150); // helpers started and spinning, no job seen yet
+    sameBits(matmulOn(be, GGMLType.Q8_0, N, K, T, wb, x), r1, `fresh backend ${i}`);
+    await be.dispose();
+    backends.splice(backends.indexOf(be), 1);
+  }
+});

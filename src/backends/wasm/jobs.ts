@@ -198,7 +198,9 @@ export class JobRunner {
   }
 
   private mm0quant(vdt: number): KernelFn {
-    // quant functions are cached in arena 0's map under a negative key
+    // quant functions are cached in arena 0's map under a negative key; a helper whose first job
+    // is a quantization has not instantiated arena 0 yet
+    if (!this.arenas[0] && this.onMissingArena) this.onMissingArena(0);
     const cache = this.mmCache[0]!;
     let f = cache.get(-1 - vdt);
     if (!f) { f = this.fn(0, quantName(vdt)); cache.set(-1 - vdt, f); }
