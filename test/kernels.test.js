@@ -1,4 +1,5 @@
-// Table-driven parity suite: every op of WasmBackend (threads 1, 2 and 3) against ReferenceBackend.
+// Table-driven parity suite: every op of WasmBackend (threads 1, 2 and 3; both kernel modules:
+// relaxed SIMD with repacked Q4_0 weights, and the plain SIMD128 fallback) against ReferenceBackend.
 //
 // The table is generated in code (CASES below): one row per (op, shape, weight type); each row runs
 // on the reference once and on every wasm backend. Adding a weight type is one entry in TYPES,
@@ -12,6 +13,8 @@
 // - attention: 1e-5 * max |v| absolute (outputs are convex combinations of v rows).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { WasmBackend } from '../dist/backends/wasm/backend.js';
 import { ReferenceBackend } from '../dist/ops/reference.js';
 import { GGMLType, typeName, SUPPORTED_WEIGHT_TYPES } from '../dist/formats/ggml-types.js';
@@ -19,14 +22,19 @@ import { mulberry32, randomBlocks } from '../dist/ops/quantize.js';
 import { dequantize } from '../dist/ops/dequant.js';
 
 const THREADS = [1, 2, 3];
+const SIMDS = ['relaxed', 'plain'];
 const TYPES = SUPPORTED_WEIGHT_TYPES;
 
 const ref = new ReferenceBackend();
+/** key `${simd}/${threads}` -> backend */
 const wasm = new Map();
-for (const th of THREADS) {
-  const be = await WasmBackend.create({ threads: th, spinMs: 1 });
-  be.warmup();
-  wasm.set(th, be);
+for (const simd of SIMDS) {
+  for (const th of THREADS) {
+    const be = await WasmBackend.create({ threads: th, spinMs: 1, simd });
+    assert.equal(be.simd, simd, `backend built with simd: ${simd}`);
+    be.warmup();
+    wasm.set(`${simd}/${th}`, be);
+  }
 }
 after(async () => { for (const be of wasm.values()) await be.dispose(); });
 
@@ -80,6 +88,13 @@ const MATMUL_SHAPES = [
   { N: 133, K: 1024, T: 4 },
   { N: 9, K: 8960, T: 2 },
 ];
+// Q4_0 (repacked into 4-row groups by the relaxed module): row counts with every tail length,
+// decode (T = 1), small batches (T = 2..8) and prefill tiles (T > 8, > one 64-token tile)
+const Q4_SHAPES = [
+  { N: 4, K: 64, T: 1 }, { N: 5, K: 96, T: 1 }, { N: 6, K: 32, T: 2 }, { N: 7, K: 256, T: 3 },
+  { N: 64, K: 1536, T: 1 }, { N: 66, K: 512, T: 5 }, { N: 131, K: 256, T: 8 }, { N: 40, K: 2048, T: 9 },
+  { N: 23, K: 256, T: 70 }, { N: 16, K: 8960, T: 33 }, { N: 259, K: 128, T: 1 }, { N: 259, K: 128, T: 4 },
+];
 function matmulCheck(got, want, d, what) {
   // per output: 1e-5 * sum_k |w_k x_k| + 1e-6
   const { N, K, T, wf, x } = d;
@@ -92,7 +107,7 @@ function matmulCheck(got, want, d, what) {
   close(got, want, (i) => bound[i], what);
 }
 for (const type of TYPES) {
-  for (const s of MATMUL_SHAPES) {
+  for (const s of type === GGMLType.Q4_0 ? [...MATMUL_SHAPES, ...Q4_SHAPES] : MATMUL_SHAPES) {
     row(`matmul ${typeName(type)} N=${s.N} K=${s.K} T=${s.T}`,
       (rand) => {
         const wb = randomBlocks(type, s.N * s.K, rand);
@@ -145,6 +160,55 @@ row('matmul Q4_K on views',
     return r;
   },
   (got, want, d, what) => close(got, want, (i) => 1e-5 * (Math.abs(want[i]) + 1) * 8, what));
+
+// a Q4_0 matrix used both ways (tied embedding / output): getRows on the repacked layout (ids in
+// full groups and in the 3-row tail), then a matmul with the same weight
+row('getRows + matmul on one Q4_0 weight (tied embedding)',
+  (rand) => {
+    const V = 11, D = 256, T = 3;
+    const tb = randomBlocks(GGMLType.Q4_0, V * D, rand);
+    return { V, D, T, tb, ids: Int32Array.from([0, 3, 4, 7, 8, 10, 9, 5]), x: randF32(rand, T * D) };
+  },
+  (be, d) => {
+    const t = weight(be, 'token_embd.weight', GGMLType.Q4_0, [d.V, d.D], d.tb), o = f32(be, [d.ids.length, d.D]);
+    const x = f32(be, [d.T, d.D], d.x), y = f32(be, [d.T, d.V]);
+    be.getRows(o, t, d.ids);
+    be.matmul(y, x, t);
+    const r = new Float32Array([...be.read(o), ...be.read(y)]);
+    freeAll(be, t, o, x, y);
+    return r;
+  },
+  (got, want, d, what) => {
+    const nr = d.ids.length * d.D;
+    close(got.subarray(0, nr), want.subarray(0, nr), rel(want.subarray(0, nr), 1e-6), `${what} getRows`);
+    const wf = dequantize(GGMLType.Q4_0, d.tb, d.V * d.D);
+    matmulCheck(got.subarray(nr), want.subarray(nr), { N: d.V, K: d.D, T: d.T, wf, x: d.x }, `${what} matmul`);
+  });
+
+// MoE experts: views of whole expert matrices of a 3-D Q4_0 weight (repacked when F % 4 == 0)
+for (const F of [8, 6]) {
+  row(`matmul Q4_0 expert views [E=3, F=${F}, 64]`,
+    (rand) => {
+      const E = 3, K = 64, T = 2;
+      const wb = randomBlocks(GGMLType.Q4_0, E * F * K, rand);
+      return { E, F, K, T, wb, wf: dequantize(GGMLType.Q4_0, wb, E * F * K), x: randF32(rand, T * K) };
+    },
+    (be, d) => {
+      const w = weight(be, 'blk.0.ffn_gate_exps.weight', GGMLType.Q4_0, [d.E, d.F, d.K], d.wb), x = f32(be, [d.T, d.K], d.x);
+      const y = f32(be, [d.E, d.T, d.F]);
+      for (let e = d.E - 1; e >= 0; e--) be.matmul(be.view(y, e * d.T * d.F, [d.T, d.F]), x, be.view(w, e * d.F * d.K, [d.F, d.K]));
+      const r = be.read(y);
+      freeAll(be, w, x, y);
+      return r;
+    },
+    (got, want, d, what) => {
+      for (let e = 0; e < d.E; e++) {
+        const o = e * d.T * d.F;
+        matmulCheck(got.subarray(o, o + d.T * d.F), want.subarray(o, o + d.T * d.F),
+          { N: d.F, K: d.K, T: d.T, wf: d.wf.subarray(e * d.F * d.K), x: d.x }, `${what} expert ${e}`);
+      }
+    });
+}
 
 // getRows: every type, repeated and edge ids
 for (const type of TYPES) {
@@ -391,18 +455,45 @@ for (const c of CASES) {
   test(c.name, () => {
     const data = c.make(mulberry32(s));
     const want = c.run(ref, data);
-    for (const th of THREADS) c.check(c.run(wasm.get(th), data), want, data, `${c.name} [threads ${th}]`);
+    for (const [k, be] of wasm) c.check(c.run(be, data), want, data, `${c.name} [${k}]`);
   });
 }
 
+test('kernel module selection: simd option, DEEPCARD_SIMD, and views that cut repacked groups', async () => {
+  await assert.rejects(WasmBackend.create({ threads: 1, simd: 'fast' }), /simd must be auto, relaxed or plain/);
+  // the environment variable is the default of the option (checked in a child process: the
+  // module choice is made per backend, the variable read at create time)
+  const script = `import { WasmBackend } from './dist/backends/wasm/backend.js';
+    const a = await WasmBackend.create({ threads: 1 }); const b = await WasmBackend.create({ threads: 1, simd: 'auto' });
+    console.log(a.simd, b.simd); await a.dispose(); await b.dispose();`;
+  for (const [env, want] of [['plain', 'plain relaxed'], ['auto', 'relaxed relaxed'], ['', 'relaxed relaxed']]) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8', env: { ...process.env, DEEPCARD_SIMD: env },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), want, `DEEPCARD_SIMD=${env}`);
+  }
+  const be = wasm.get('relaxed/1');
+  const w = be.createWeight('blk.0.ffn_up.weight', GGMLType.Q4_0, [10, 64], (d) => d.fill(0x88));
+  assert.throws(() => be.view(w, 2 * 64, [4, 64]), /ffn_up.*rows \[2, 6\) cut the 4-row groups/);
+  assert.throws(() => be.view(w, 4 * 64, [3, 64]), /rows \[4, 7\) cut/);
+  be.view(w, 4 * 64, [6, 64]); // groups 1.. and the tail: fine
+  be.free(w);
+  // the plain module keeps the ggml layout: any row view works
+  const bp = wasm.get('plain/1');
+  const wp = bp.createWeight('blk.0.ffn_up.weight', GGMLType.Q4_0, [10, 64], (d) => d.fill(0x88));
+  bp.view(wp, 2 * 64, [4, 64]);
+  bp.free(wp);
+});
+
 test('unsupported weight type names the type and the tensor', () => {
-  const be = wasm.get(1);
+  const be = wasm.get('relaxed/1');
   assert.throws(() => be.createWeight('blk.0.attn_q.weight', GGMLType.IQ2_XXS, [4, 256], () => {}),
     /unsupported tensor type IQ2_XXS in tensor blk\.0\.attn_q\.weight/);
 });
 
 test('bad inputs give clear errors', () => {
-  const be = wasm.get(2);
+  const be = wasm.get('relaxed/2');
   const x = be.allocF32([2, 64], 'act');
   const y = be.allocF32([2, 8], 'y');
   const w = be.createWeight('w.bad', GGMLType.F32, [8, 32], (d) => d.fill(0));
@@ -442,7 +533,7 @@ test('matmulHeads with a weight in another arena (sharded) equals the reference'
 });
 
 test('MLA / MoE ops: bad inputs give clear errors', () => {
-  const be = wasm.get(2);
+  const be = wasm.get('relaxed/2');
   const w = be.createWeight('blk.0.attn_v_b.weight', GGMLType.Q8_0, [2, 4, 32], (d) => d.fill(0));
   const x = be.allocF32([1, 2, 32], 'olat'), o = be.allocF32([1, 2, 4], 'o');
   assert.throws(() => be.matmulHeads(o, x, w, { xOffset: 1 }), /matmulHeads: x olat.*columns \[1, 33\)/);

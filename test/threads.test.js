@@ -1,6 +1,7 @@
 // Thread pool and memory arenas of the wasm backend:
 // - matmul results are bit-identical for 1, 2 and 3 threads (per-row results do not depend on
-//   how rows are split into chunks);
+//   how rows are split into chunks), with both kernel modules (relaxed SIMD with repacked Q4_0
+//   weights, plain SIMD128);
 // - a model sharded over several small arenas (arenaBytes = 1 MiB) gives bit-identical results
 //   to one arena, including token tiling when a far arena's scratch is too small for the input;
 // - dispose() (and even no dispose: workers are unref'd) lets the process exit;
@@ -45,23 +46,28 @@ function matmulOn(be, type, N, K, T, wb, x) {
   return r;
 }
 
-test('matmul: 1 thread == 2 threads == 3 threads, bit for bit', async () => {
-  const bes = [await make({ threads: 1 }), await make({ threads: 2, spinMs: 1 }), await make({ threads: 3, spinMs: 1 })];
-  const rand = mulberry32(7);
-  const types = [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q4_0, GGMLType.Q5_1, GGMLType.Q8_0,
-    GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.IQ4_NL, GGMLType.IQ4_XS];
-  for (const type of types) {
-    for (const [N, K, T] of [[1001, 512, 1], [515, 1024, 5]]) {
-      const wb = randomBlocks(type, N * K, rand), x = randF32(rand, T * K);
-      const r1 = matmulOn(bes[0], type, N, K, T, wb, x);
-      for (let i = 1; i < bes.length; i++) {
-        sameBits(matmulOn(bes[i], type, N, K, T, wb, x), r1, `${typeName(type)} [${N}, ${K}] T=${T} threads ${i + 1}`);
+for (const simd of ['relaxed', 'plain']) {
+  test(`matmul: 1 thread == 2 threads == 3 threads, bit for bit (${simd} module)`, async () => {
+    const bes = [await make({ threads: 1, simd }), await make({ threads: 2, spinMs: 1, simd }), await make({ threads: 3, spinMs: 1, simd })];
+    for (const be of bes) assert.equal(be.simd, simd);
+    const rand = mulberry32(7);
+    const types = [GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q4_0, GGMLType.Q5_1, GGMLType.Q8_0,
+      GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.IQ4_NL, GGMLType.IQ4_XS];
+    for (const type of types) {
+      // Q4_0 also: 4-row groups with a tail, small batches and several prefill tiles
+      const shapes = type === GGMLType.Q4_0 ? [[1001, 512, 1], [515, 1024, 5], [1003, 256, 8], [259, 1536, 70]] : [[1001, 512, 1], [515, 1024, 5]];
+      for (const [N, K, T] of shapes) {
+        const wb = randomBlocks(type, N * K, rand), x = randF32(rand, T * K);
+        const r1 = matmulOn(bes[0], type, N, K, T, wb, x);
+        for (let i = 1; i < bes.length; i++) {
+          sameBits(matmulOn(bes[i], type, N, K, T, wb, x), r1, `${typeName(type)} [${N}, ${K}] T=${T} threads ${i + 1}`);
+        }
       }
     }
-  }
-  // the split really happened: helpers ran chunks
-  for (const be of bes.slice(1)) assert.ok(be.poolStats().chunks.reduce((a, b) => a + b, 0) > 0);
-});
+    // the split really happened: helpers ran chunks
+    for (const be of bes.slice(1)) assert.ok(be.poolStats().chunks.reduce((a, b) => a + b, 0) > 0);
+  });
+}
 
 test('weights sharded over 1 MiB arenas give the same results as one arena', async () => {
   const K = 512, T = 3, V = 64;
@@ -70,8 +76,9 @@ test('weights sharded over 1 MiB arenas give the same results as one arena', asy
   const emb = randomBlocks(GGMLType.Q8_0, V * K, rand);
   const norm = randF32(rand, K);
   const mats = Array.from({ length: 10 }, (_, i) => {
-    const type = [GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.F16][i % 4];
-    const N = type === GGMLType.F16 ? 160 : 300;
+    // one Q4_0 weight (repacked by the relaxed module) with an odd row count
+    const type = i === 5 ? GGMLType.Q4_0 : [GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.F16][i % 4];
+    const N = type === GGMLType.F16 ? 160 : type === GGMLType.Q4_0 ? 301 : 300;
     return { type, N, bytes: randomBlocks(type, N * K, rand), bias: randF32(rand, N) };
   });
   const ids = Int32Array.from([5, 63, 0]);

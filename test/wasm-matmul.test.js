@@ -1,30 +1,39 @@
-// Checks the AssemblyScript matrix-product kernels (build/wasm/kernels.wasm) on one shared memory:
+// Checks the AssemblyScript matrix-product kernels on one shared memory, in both kernel modules
+// (build/wasm/kernels.wasm, SIMD128, and build/wasm/kernels-relaxed.wasm, relaxed SIMD):
 // - quant_*: byte-for-byte against quantizeActivation (dist/ops/quantize.js);
 // - mm_*: against an f64 reference built from the dequantized weight and activation rows,
 //   |err| <= 1e-5 * sum_k |w_k x_k| + 1e-6, for quantize()d and randomBlocks() weights, partial
 //   row ranges, decode (T = 1) and tiled prefill shapes; columns outside [n0, n1) must stay untouched.
+// - mm_q4_0_x4 (relaxed module) on weights repacked by repack_q4_0_x4, whose bytes must equal a JS
+//   model of the X4 layout; unpack_row_q4_0_x4 must give the ggml rows back;
 // Each check runs on a cold instance (first call, before V8 tiers the function up) and again after
 // warm-up calls, so both the baseline (Liftoff) and the optimized code are compared.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { GGMLType, rowBytes, typeName, vecDotType } from '../dist/formats/ggml-types.js';
 import { mulberry32, quantize, quantizeActivation, randomBlocks } from '../dist/ops/quantize.js';
 import { dequantize, fp16ToF32 } from '../dist/ops/dequant.js';
 
 const wasmPath = fileURLToPath(new URL('../build/wasm/kernels.wasm', import.meta.url));
-if (!existsSync(wasmPath)) {
+const relaxedPath = fileURLToPath(new URL('../build/wasm/kernels-relaxed.wasm', import.meta.url));
+if (!existsSync(wasmPath) || !existsSync(relaxedPath)) {
   const r = spawnSync(process.execPath, [fileURLToPath(new URL('../scripts/build-wasm.js', import.meta.url))], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`building kernels.wasm failed:\n${r.stdout}${r.stderr}`);
 }
 const wasmModule = new WebAssembly.Module(readFileSync(wasmPath));
+// Node 20 (V8 11.3) compiles relaxed SIMD only with this flag, as the backend sets it
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+const relaxedModule = new WebAssembly.Module(readFileSync(relaxedPath));
+const MODULES = [['plain', wasmModule], ['relaxed', relaxedModule]];
 
 /** A fresh instance on its own shared memory, with a bump allocator above __heap_base. */
-function instantiate({ scratch = true } = {}) {
+function instantiate({ scratch = true, module = wasmModule } = {}) {
   const memory = new WebAssembly.Memory({ initial: 512, maximum: 16384, shared: true });
-  const inst = new WebAssembly.Instance(wasmModule, { env: { memory } });
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
   // Per-thread kernel scratch right above the static data, as the backend lays it out.
   const hb = (inst.exports.heap_base() + 63) & ~63;
   if (scratch) inst.exports.set_scratch(hb);
@@ -195,7 +204,23 @@ function reference(type, wBytes, xq, K, N, T) {
 
 function mmName(type) { return `mm_${typeName(type).toLowerCase()}`; }
 
-function checkMM(w, type, src, K, N, T, n0, n1, warm, rand) {
+/** JS model of the X4 layout (as/matmul_x4.ts): groups of 4 ggml Q4_0 rows interleaved, tail as is. */
+function repackX4(bytes, N, K) {
+  const nb = K / 32, rb = nb * 18, out = bytes.slice();
+  for (let g = 0; g < N >> 2; g++) {
+    for (let b = 0; b < nb; b++) {
+      const o = g * 4 * rb + b * 72;
+      for (let r = 0; r < 4; r++) {
+        const src = (4 * g + r) * rb + b * 18;
+        out[o + 2 * r] = bytes[src]; out[o + 2 * r + 1] = bytes[src + 1];
+        for (let k = 0; k < 4; k++) for (let j = 0; j < 4; j++) out[o + 8 + 16 * k + 4 * r + j] = bytes[src + 2 + 4 * k + j];
+      }
+    }
+  }
+  return out;
+}
+
+function checkMM(w, type, src, K, N, T, n0, n1, warm, rand, x4 = false) {
   const vdt = vecDotType(type);
   const floats = new Float32Array(N * K);
   for (let i = 0; i < floats.length; i++) floats[i] = gauss(rand) * 0.1 * (1 + (i % 97 === 0 ? 20 : 0));
@@ -208,13 +233,20 @@ function checkMM(w, type, src, K, N, T, n0, n1, warm, rand) {
   const { ref, mag } = reference(type, wBytes, xq, K, N, T);
   w.reset();
   const pw = w.put(wBytes), px = w.put(xq), py = w.alloc(T * N * 4);
-  const fn = w.ex[mmName(type)];
-  assert.equal(typeof fn, 'function', `${mmName(type)} is exported`);
+  if (x4) {
+    // repack in wasm, check the bytes against the JS model of the layout
+    w.ex.repack_q4_0_x4(pw, w.alloc(4 * rowBytes(type, K)), K / 32, N >> 2);
+    const want = repackX4(wBytes, N, K), got = w.bytes(pw, wBytes.length);
+    for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) assert.fail(`repack_q4_0_x4 K=${K} N=${N}: byte ${i} is ${got[i]}, expected ${want[i]}`);
+  }
+  const name = mmName(type) + (x4 ? '_x4' : '');
+  const fn = w.ex[name];
+  assert.equal(typeof fn, 'function', `${name} is exported`);
   for (let r = 0; r < warm; r++) fn(pw, px, py, K, N, n0, n1, T);
   const y = new Float32Array(w.memory.buffer, py, T * N);
   y.fill(NaN);
   fn(pw, px, py, K, N, n0, n1, T);
-  const label = `${mmName(type)} ${src} K=${K} N=${N} T=${T} rows [${n0}, ${n1}) ${warm ? 'warm' : 'cold'}`;
+  const label = `${name} ${src} K=${K} N=${N} T=${T} rows [${n0}, ${n1}) ${warm ? 'warm' : 'cold'}`;
   for (let t = 0; t < T; t++) {
     for (let n = 0; n < N; n++) {
       const got = y[t * N + n];
@@ -242,10 +274,10 @@ const MM_CASES = [
   [() => 8960, 5, 33, 0, 5],
 ];
 
-for (const type of MM_TYPES) {
-  test(`${mmName(type)} matches the f64 reference (cold and warm)`, () => {
+for (const [mod, module] of MODULES) for (const type of MM_TYPES) {
+  test(`${mmName(type)} matches the f64 reference (cold and warm, ${mod} module)`, () => {
     const rand = mulberry32(1000 + type);
-    const w = instantiate(); // fresh instance: the first calls below run before any tier-up
+    const w = instantiate({ module }); // fresh instance: the first calls below run before any tier-up
     const bs = blockOf(type);
     MM_CASES.forEach(([kf, N, T, n0, n1], ci) => {
       const K = kf(bs);
@@ -260,6 +292,39 @@ for (const type of MM_TYPES) {
     });
   });
 }
+
+// Q4_0 over the repacked X4 layout (relaxed module only): every tail length (N % 4), row ranges
+// that cut 4-row groups, T = 1 (decode), 2..8 (small batches) and > 64 (several prefill tiles)
+const X4_CASES = [
+  [32, 4, 1, 0, 4], [64, 5, 1, 0, 5], [96, 6, 2, 0, 6], [256, 7, 3, 1, 7], [1536, 64, 1, 16, 48],
+  [1536, 67, 1, 0, 67], [512, 33, 5, 2, 31], [256, 12, 8, 0, 12], [1536, 17, 9, 3, 17],
+  [256, 21, 70, 0, 21], [2048, 16, 130, 4, 13], [8960, 9, 1, 0, 9], [8960, 13, 33, 0, 13],
+];
+test('mm_q4_0_x4 on repacked weights matches the f64 reference (cold and warm, relaxed module)', () => {
+  const rand = mulberry32(4242);
+  const w = instantiate({ module: relaxedModule });
+  X4_CASES.forEach(([K, N, T, n0, n1], ci) => {
+    for (const src of ci < 4 ? ['quantize', 'random', 'tiny'] : [ci % 2 ? 'quantize' : 'random']) checkMM(w, GGMLType.Q4_0, src, K, N, T, n0, n1, 0, rand, true);
+  });
+  X4_CASES.forEach(([K, N, T, n0, n1], ci) => {
+    const warm = N * T * K > 2e6 ? 2 : 30;
+    checkMM(w, GGMLType.Q4_0, ci % 2 ? 'random' : 'quantize', K, N, T, n0, n1, warm, rand, true);
+  });
+});
+
+test('unpack_row_q4_0_x4 gives the ggml rows of a repacked weight back', () => {
+  const rand = mulberry32(77);
+  const w = instantiate({ module: relaxedModule });
+  for (const [N, K] of [[4, 32], [9, 256], [16, 1536]]) {
+    w.reset();
+    const bytes = randomBlocks(GGMLType.Q4_0, N * K, rand), rb = rowBytes(GGMLType.Q4_0, K);
+    const pw = w.put(repackX4(bytes, N, K)), pr = w.alloc(rb);
+    for (let r = 0; r < (N & ~3); r++) {
+      w.ex.unpack_row_q4_0_x4(pw + (r >> 2) * 4 * rb, r & 3, pr, K / 32);
+      assert.deepEqual(w.bytes(pr, rb), bytes.subarray(r * rb, (r + 1) * rb), `N=${N} K=${K} row ${r}`);
+    }
+  }
+});
 
 // ---- row dequantizers (getRows) -----------------------------------------------------------------
 

@@ -1,6 +1,11 @@
 /**
- * WebAssembly CPU backend: SIMD128 kernels (build/wasm/kernels.wasm) on shared memories, run by the
- * leader thread plus spinning helper workers (pool.ts).
+ * WebAssembly CPU backend: kernels on shared memories, run by the leader thread plus spinning
+ * helper workers (pool.ts).
+ *
+ * Kernel module: build/wasm/kernels-relaxed.wasm (relaxed SIMD: Q4_0 weights are repacked at load
+ * into the X4 layout of as/matmul_x4.ts and multiplied with i16x8.relaxed_dot_i8x16_i7x16_s) when
+ * the engine compiles it, else build/wasm/kernels.wasm (SIMD128 only, ggml block layout).
+ * DEEPCARD_SIMD=plain or `simd: 'plain'` forces the SIMD128 module.
  *
  * Memory: arena 0 holds activations, caches and scratch, and weights while it has room (keeping
  * `activationReserveBytes` free); further weights go to arenas 1, 2, ... each one a separate wasm
@@ -13,13 +18,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import {
   GGMLType, SUPPORTED_WEIGHT_TYPES, rowBytes, typeName, typeTraits, vecDotType,
 } from '../../formats/ggml-types.js';
 import type { AttentionSpec, Backend, MatmulJob, RopeSpec, Tensor } from '../../ops/types.js';
 import { dequantize } from '../../ops/dequant.js';
 import { Arena, align, MAX_ARENA_BYTES } from './arena.js';
-import { CTL, Elt, MAX_MM_JOBS, MM_STRIDE, Op, WARM_BYTES, mmName, quantName } from './jobs.js';
+import { CTL, Elt, MAX_MM_JOBS, MM_STRIDE, Op, WARM_BYTES, mmName, quantName, X4_KIND } from './jobs.js';
 import { WA, type WasmModule } from './wasm-api.js';
 import { ThreadPool } from './pool.js';
 import { WasmTensor, shapeSize, tensorBytes } from './tensor.js';
@@ -32,8 +38,17 @@ export interface WasmBackendOptions {
   arenaBytes?: number;
   /** Arena 0 space kept free of weights for activations and caches (default min(1 GiB, arenaBytes / 4)). */
   activationReserveBytes?: number;
-  /** Kernel module (default: build/wasm/kernels.wasm of this package). */
+  /**
+   * Kernel module file. Default: build/wasm/kernels-relaxed.wasm when relaxed SIMD is available
+   * (and not turned off by `simd`), else build/wasm/kernels.wasm.
+   */
   wasmPath?: string | URL;
+  /**
+   * 'auto' (default): the relaxed-SIMD module if the engine compiles it, else the SIMD128 one;
+   * 'plain': always the SIMD128 module; 'relaxed': the relaxed module or an error. The environment
+   * variable DEEPCARD_SIMD (plain | relaxed | auto) is the default of this option.
+   */
+  simd?: 'auto' | 'relaxed' | 'plain';
   /** Idle time before a helper parks in Atomics.wait (ms, default 4). */
   spinMs?: number;
 }
@@ -47,6 +62,48 @@ const ROW_ALIGN = 16;
 
 let nextBackendId = 1;
 const moduleCache = new Map<string, Promise<WasmModule>>();
+const PLAIN_URL = new URL('../../../build/wasm/kernels.wasm', import.meta.url);
+const RELAXED_URL = new URL('../../../build/wasm/kernels-relaxed.wasm', import.meta.url);
+
+/** One compiled module per file and process: backends then share V8's optimized kernel code. */
+function compileModule(url: string | URL): Promise<WasmModule> {
+  const key = String(url);
+  let p = moduleCache.get(key);
+  if (!p) {
+    p = readFile(url).then((bytes) => WA.compile(bytes), (e: Error) => {
+      throw new Error(`wasm backend: cannot read kernel module ${key} (run node scripts/build-wasm.js): ${e.message}`);
+    });
+    moduleCache.set(key, p);
+    p.catch(() => moduleCache.delete(key));
+  }
+  return p;
+}
+
+let relaxedFlagSet = false;
+/**
+ * The relaxed-SIMD module, or null when this engine rejects it. Node 20 (V8 11.3) needs
+ * --experimental-wasm-relaxed-simd, set here before the first compile of the module; newer
+ * engines accept it without the flag.
+ */
+async function relaxedModule(): Promise<WasmModule | null> {
+  if (!relaxedFlagSet) {
+    relaxedFlagSet = true;
+    try { setFlagsFromString('--experimental-wasm-relaxed-simd'); } catch { /* unknown flag: newer engine */ }
+  }
+  try {
+    return await compileModule(RELAXED_URL);
+  } catch {
+    return null;
+  }
+}
+
+function simdMode(opt: WasmBackendOptions['simd']): 'auto' | 'relaxed' | 'plain' {
+  const v = opt ?? (process.env['DEEPCARD_SIMD'] || 'auto');
+  if (v !== 'auto' && v !== 'relaxed' && v !== 'plain') {
+    throw new Error(`wasm backend: simd must be auto, relaxed or plain (DEEPCARD_SIMD), got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
 
 /** One matmul job, validated (records are reused across calls). */
 interface MmJob { i: number; w: WasmTensor; o: WasmTensor; bias: WasmTensor | null; N: number; vdt: GGMLType; rb: number }
@@ -76,18 +133,16 @@ export class WasmBackend implements Backend {
   private readonly hasDequant = new Map<number, string | null>();
 
   static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
-    const url = opts.wasmPath ?? new URL('../../../build/wasm/kernels.wasm', import.meta.url);
-    const key = String(url);
-    // one compiled module per file and process: backends then share V8's optimized kernel code
-    let p = moduleCache.get(key);
-    if (!p) {
-      p = readFile(url).then((bytes) => WA.compile(bytes), (e: Error) => {
-        throw new Error(`wasm backend: cannot read kernel module ${key} (run node scripts/build-wasm.js): ${e.message}`);
-      });
-      moduleCache.set(key, p);
-      p.catch(() => moduleCache.delete(key));
+    if (opts.wasmPath !== undefined) return new WasmBackend(await compileModule(opts.wasmPath), opts);
+    const mode = simdMode(opts.simd);
+    if (mode !== 'plain') {
+      const m = await relaxedModule();
+      if (m) return new WasmBackend(m, opts);
+      if (mode === 'relaxed') {
+        throw new Error('wasm backend: relaxed SIMD requested (simd: \'relaxed\' / DEEPCARD_SIMD=relaxed) but this engine cannot compile build/wasm/kernels-relaxed.wasm');
+      }
     }
-    return new WasmBackend(await p, opts);
+    return new WasmBackend(await compileModule(PLAIN_URL), opts);
   }
 
   constructor(readonly module: WasmModule, opts: WasmBackendOptions = {}) {
@@ -102,7 +157,13 @@ export class WasmBackend implements Backend {
     this.pool = new ThreadPool({ threads, module, spinMs: opts.spinMs ?? 4 });
     const a0 = this.openArena();
     for (const t of SUPPORTED_WEIGHT_TYPES) if (a0.kernels.fns.has(mmName(t))) this.mmTypes.add(t);
+    this.repackQ4 = a0.kernels.fns.has('repack_q4_0_x4') && a0.kernels.fns.has(mmName(GGMLType.Q4_0 | X4_KIND));
   }
+
+  /** Whether Q4_0 weights are repacked into the X4 layout (the relaxed-SIMD module is loaded). */
+  private readonly repackQ4: boolean;
+  /** 'relaxed' when the relaxed-SIMD kernel module (with repacked Q4_0 weights) is in use, else 'plain'. */
+  get simd(): 'relaxed' | 'plain' { return this.repackQ4 ? 'relaxed' : 'plain'; }
 
   /** Internals handed to the MLA / MoE ops of mla-ops.ts. */
   private readonly ctx: mla.OpsContext = (() => {
@@ -220,8 +281,26 @@ export class WasmBackend implements Backend {
       throw e;
     }
     const t = new WasmTensor(this.id, name, type, [...shape], size, arena, ptr, bytes, null);
+    if (this.repackQ4 && type === GGMLType.Q4_0) this.repackX4(t);
     if (arena === 0) this.weights0.add(t);
     return t;
+  }
+
+  /**
+   * Repack a Q4_0 weight in place into the X4 layout (as/matmul_x4.ts): consecutive groups of 4
+   * rows interleaved, the last rows % 4 rows left in ggml layout. 3-D weights (experts, heads) are
+   * repacked only when each matrix has a multiple of 4 rows, so views of whole matrices stay valid.
+   */
+  private repackX4(t: WasmTensor): void {
+    const K = t.inner, R = t.size / K;
+    if (R < 4 || (t.shape.length > 2 && t.shape[t.shape.length - 2]! % 4 !== 0)) return;
+    const rb = rowBytes(t.type, K);
+    const tmp = this.scratch(t.arena, 'repack', 4 * rb);
+    // groups per call bounded so one call stays short (no long first call in the baseline tier)
+    const f = this.pool.runner.fn(t.arena, 'repack_q4_0_x4');
+    const G = R >> 2, step = Math.max(1, Math.floor((1 << 20) / (4 * rb)));
+    for (let g = 0; g < G; g += step) f(t.ptr + g * 4 * rb, tmp, K / 32, Math.min(step, G - g));
+    t.x4 = true;
   }
 
   free(x: Tensor): void {
@@ -250,6 +329,14 @@ export class WasmBackend implements Backend {
       }
       byteOff = (offset / rl) * rowBytes(w.type, rl);
       bytes = (size / rl) * rowBytes(w.type, rl);
+      const root = w.root ?? w;
+      if (root.x4) {
+        // a repacked weight: the view must start on a 4-row group and end on one (or at the end)
+        const r0 = (w.byteOffset + byteOff) / rowBytes(w.type, rl), n = size / rl, R = root.size / rl;
+        if (r0 % 4 !== 0 || (n % 4 !== 0 && r0 + n !== R)) {
+          throw new Error(`view of ${w.name}: rows [${r0}, ${r0 + n}) cut the 4-row groups of this repacked ${typeName(w.type)} weight`);
+        }
+      }
     }
     return new WasmTensor(this.id, `${w.name}@${offset}`, w.type, [...shape], size, w.arena, w.ptr + byteOff, bytes,
       w.root ?? w, w.byteOffset + byteOff);
@@ -337,6 +424,15 @@ export class WasmBackend implements Backend {
       const src = tb.ptr + id * rb, dst = o.ptr + i * D * 4;
       if (tb.type === GGMLType.F32) {
         this.copyBytes(0, dst, tb.arena, src, rb);
+      } else if (tb.x4 && kname && this.x4Row(tb, id) < (tb.root ?? tb).size / D - ((tb.root ?? tb).size / D) % 4) {
+        // repacked weight (e.g. a tied embedding / output matrix): rebuild the ggml row first
+        const r = this.x4Row(tb, id);
+        const rowq = this.scratch(tb.arena, 'rowq', align(rb) + D * 4);
+        const root = tb.root ?? tb;
+        this.pool.runner.fn(tb.arena, 'unpack_row_q4_0_x4')(root.ptr + (r >> 2) * 4 * rb, r & 3, rowq, D / 32);
+        const tmp = tb.arena === 0 ? dst : rowq + align(rb);
+        this.pool.runner.fn(tb.arena, kname)(rowq, tmp, D);
+        if (tb.arena !== 0) this.copyBytes(0, dst, tb.arena, tmp, D * 4);
       } else if (kname) {
         const tmp = tb.arena === 0 ? dst : this.scratch(tb.arena, 'rows', D * 4);
         this.pool.runner.fn(tb.arena, kname)(src, tmp, D);
@@ -347,6 +443,11 @@ export class WasmBackend implements Backend {
         this.arenas[0]!.f32.set(row, dst >>> 2);
       }
     }
+  }
+
+  /** Row index in the root tensor of row `id` of (a view of) a repacked weight. */
+  private x4Row(tb: WasmTensor, id: number): number {
+    return tb.byteOffset / rowBytes(tb.type, tb.inner) + id;
   }
 
   private dequantKernel(type: GGMLType): string | null {
@@ -477,7 +578,7 @@ export class WasmBackend implements Backend {
         const want = Math.max(Math.ceil(j.N / (4 * this.threads)), Math.ceil(MIN_CHUNK_BYTES / (j.rb * tn)));
         rpc = Math.min(j.N, Math.ceil(want / ROW_ALIGN) * ROW_ALIGN);
       }
-      c[b] = j.w.arena; c[b + 1] = j.w.type; c[b + 2] = j.w.ptr;
+      c[b] = j.w.arena; c[b + 1] = j.w.kernelType; c[b + 2] = j.w.ptr;
       c[b + 3] = l ? l.base + l.xq.get(j.vdt)! : xq0(j.vdt) + t0 * rowBytes(j.vdt, K);
       c[b + 4] = l ? l.base + l.y.get(i)! : j.o.ptr + t0 * j.N * 4;
       c[b + 5] = K; c[b + 6] = j.N; c[b + 7] = tn; c[b + 8] = rpc; c[b + 9] = chunks;

@@ -58,7 +58,13 @@ export function kernelSet(exports: WasmInstance["exports"]): KernelSet {
   return { fns };
 }
 
-export function mmName(type: GGMLType): string { return `mm_${typeName(type).toLowerCase()}`; }
+/** Added to a weight type in matmul jobs when the weight is repacked (X4 layout, mm_<type>_x4). */
+export const X4_KIND = 0x100;
+
+export function mmName(type: GGMLType): string {
+  if (type & X4_KIND) return `mm_${typeName(type & ~X4_KIND).toLowerCase()}_x4`;
+  return `mm_${typeName(type).toLowerCase()}`;
+}
 export function quantName(type: GGMLType): string { return `quant_${typeName(type).toLowerCase()}`; }
 
 /** Bytes each thread's warm-up needs in its own scratch. */
@@ -225,7 +231,12 @@ export class JobRunner {
     const q = s + 40960, kk = q + 4096, v = kk + 4096, o = v + 4096, pos = s + 57344, inv = pos + 1024, sc = inv + 1024;
     for (let it = 0; it < WARM_ITERS; it++) {
       for (const [name, f] of fns) {
-        if (name.startsWith('mm_')) {
+        if (name.endsWith('_x4') && name.startsWith('mm_')) {
+          // repacked layouts (zero bytes are valid in any layout): 5 rows = 1 group + 1 tail row
+          const t = typeByLower(name.slice(3, -3));
+          if (t === undefined || rowBytes(t, K) * 5 > 16384) continue;
+          f(w, xq, y, K, 5, 0, 5, 1 + (it % 3));
+        } else if (name.startsWith('mm_')) {
           const t = typeByLower(name.slice(3));
           if (t === undefined) continue;
           const vdt = vecDotType(t);

@@ -98,7 +98,7 @@ export function matmulHeads(ctx: OpsContext, o: WasmTensor, x: WasmTensor, w: Wa
     let chunks = 0;
     for (let i = 0; i < g; i++) {
       const b = A + 1 + i * MM_STRIDE;
-      c[b] = wa; c[b + 1] = w.type; c[b + 2] = w.ptr + (h0 + i) * N * rbw;
+      c[b] = wa; c[b + 1] = w.kernelType; c[b + 2] = w.ptr + (h0 + i) * N * rbw;
       c[b + 3] = xin + i * T * rbq; c[b + 4] = y + i * T * N * 4;
       c[b + 5] = K; c[b + 6] = N; c[b + 7] = T; c[b + 8] = rpc; c[b + 9] = chunks;
       chunks += Math.ceil(N / rpc);

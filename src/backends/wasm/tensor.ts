@@ -4,6 +4,7 @@
  */
 import { GGMLType, typeName, typeTraits, rowBytes } from '../../formats/ggml-types.js';
 import type { Tensor } from '../../ops/types.js';
+import { X4_KIND } from './jobs.js';
 
 export class WasmTensor implements Tensor {
   freed = false;
@@ -39,6 +40,16 @@ export class WasmTensor implements Tensor {
     this.arena_ = arena;
     this.ptr_ = ptr;
   }
+
+  private x4_ = false;
+  /** Q4_0 weight repacked into the X4 layout of as/matmul_x4.ts (views follow their root). */
+  get x4(): boolean { return this.root ? this.root.x4_ : this.x4_; }
+  set x4(v: boolean) {
+    if (this.root) throw new Error(`cannot change the layout of view ${this.name}`);
+    this.x4_ = v;
+  }
+  /** Type id the matmul job passes to JobRunner: the ggml type, with X4_KIND for repacked weights. */
+  get kernelType(): number { return this.x4 ? this.type | X4_KIND : this.type; }
 
   /** Elements in the innermost dimension. */
   get inner(): number { return this.shape[this.shape.length - 1]!; }

@@ -1,6 +1,15 @@
 // Shared inline helpers of the matrix-product kernels (not re-exported by index.ts, so none of
 // these become module exports). Pointers are byte offsets into the imported shared memory.
 
+/**
+ * Per-thread kernel scratch (set once per instance by the backend through set_scratch: globals are
+ * per instance, and every thread has its own instance). SCRATCH_BYTES are reserved per thread.
+ */
+export let SCRATCH: usize = 0;
+// @ts-ignore: decorator
+@inline export const SCRATCH_BYTES: i32 = 65536;
+export function setScratch(p: usize): void { SCRATCH = p; }
+
 /** 2^112: rescales an f16 whose bits were moved into f32 position (exponent bias 15 -> 127). */
 // @ts-ignore: decorator
 @inline export const F16_RESCALE: f32 = reinterpret<f32>(0x77800000);

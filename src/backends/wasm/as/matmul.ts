@@ -13,7 +13,7 @@
 // For T > 1 the hot types (Q4_0, Q8_0, F16) process 4 weight rows per token so each activation
 // load and widening is shared by 4 rows; Q4_0 decode pairs 2 rows (2 streams still prefetch well;
 // cpu-kernels.md measured 4 separate row streams as a DRAM-prefetch trap).
-import { h2f, h2f_lo, h2f_hi, hsum, dot8, dotu8 } from './common';
+import { h2f, h2f_lo, h2f_hi, hsum, dot8, dotu8, SCRATCH, SCRATCH_BYTES, setScratch } from './common';
 
 /** Tokens per tile for T > 1. */
 // @ts-ignore: decorator
@@ -277,12 +277,9 @@ export function mm_bf16(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
 // so each weight block costs 1 load + 6 unpack ops + 4 pmaddwd: unsigned nibbles against the
 // planes, minus 8*sum(x) (precomputed per block) = sum((q-8)*x) exactly.
 
-let SCRATCH: usize = 0;
-// @ts-ignore: decorator
-@inline const SCRATCH_BYTES: i32 = 65536;
 /** Bytes of scratch each thread needs (the backend reserves this much per thread per arena). */
 export function scratch_bytes(): i32 { return SCRATCH_BYTES; }
-export function set_scratch(p: usize): void { SCRATCH = p; }
+export function set_scratch(p: usize): void { setScratch(p); }
 
 /** Activation plane record per block: x[0..7], x[8..15], x[16..23], x[24..31] as i16x8, 8*pair sums, d_x. */
 // @ts-ignore: decorator
