@@ -2,20 +2,28 @@
 // Quick single-thread speed check of the wasm matmul kernels (not part of the test suite).
 // Decode (T = 1): weight GB/s streaming distinct copies of an N x K matrix (arena > L3).
 // Prefill (T = 64 by default): GOP/s (2 ops per multiply-add) on one resident matrix.
-// usage: [KERNELS_WASM=other.wasm] node scripts/bench-matmul.js [types=q4_0,q8_0,q4_k,q6_k,f16,f32] [N=8960] [K=1536] [T=64]
+// Type q4_0_x4 is Q4_0 repacked into the X4 layout, run by mm_q4_0_x4 (relaxed SIMD).
+// Runs the relaxed-SIMD module (build/wasm/kernels-relaxed.wasm, a superset of kernels.wasm);
+// KERNELS_WASM=build/wasm/kernels.wasm runs the plain SIMD128 one. Medians of the repetitions.
+// usage: [KERNELS_WASM=other.wasm] node scripts/bench-matmul.js [types=q4_0,q4_0_x4,q8_0,q4_k,q6_k,f16,f32] [N=8960] [K=1536] [T=64]
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { GGMLType, rowBytes, typeFromName, vecDotType } from '../dist/formats/ggml-types.js';
 import { mulberry32, randomBlocks, quantizeActivation } from '../dist/ops/quantize.js';
 
-const types = (process.argv[2] ?? 'q4_0,q8_0,q4_k,q6_k,f16,f32').split(',');
+const types = (process.argv[2] ?? 'q4_0,q4_0_x4,q8_0,q4_k,q6_k,f16,f32').split(',');
 const N = +(process.argv[3] ?? 8960), K = +(process.argv[4] ?? 1536), TP = +(process.argv[5] ?? 64);
-const mod = new WebAssembly.Module(readFileSync(process.env.KERNELS_WASM ?? new URL('../build/wasm/kernels.wasm', import.meta.url)));
+setFlagsFromString('--experimental-wasm-relaxed-simd'); // Node 20 (V8 11.3)
+const mod = new WebAssembly.Module(readFileSync(process.env.KERNELS_WASM ?? new URL('../build/wasm/kernels-relaxed.wasm', import.meta.url)));
 const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
 const ex = new WebAssembly.Instance(mod, { env: { memory } }).exports;
 const rand = mulberry32(7);
 
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
+
 for (const name of types) {
-  const type = typeFromName(name);
+  const x4 = name.endsWith('_x4');
+  const type = typeFromName(x4 ? name.slice(0, -3) : name);
   const vdt = vecDotType(type);
   const rb = rowBytes(type, K), wBytes = N * rb;
   const copies = Math.max(2, Math.ceil(96e6 / wBytes));
@@ -31,6 +39,10 @@ for (const name of types) {
   if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   const one = randomBlocks(type, N * K, rand);
   for (let c = 0; c < copies; c++) new Uint8Array(memory.buffer, base + c * wBytes, wBytes).set(one);
+  if (x4) {
+    if (!ex.repack_q4_0_x4) throw new Error(`${name}: this kernel module has no X4 kernels (use kernels-relaxed.wasm)`);
+    for (let c = 0; c < copies; c++) ex.repack_q4_0_x4(base + c * wBytes, yOff, K / 32, N >> 2);
+  }
   for (let t = 0; t < TP; t++) new Uint8Array(memory.buffer, xOff + t * xqb, xqb).set(xq1);
   const fn = ex[`mm_${name}`];
   for (let i = 0; i < 20; i++) fn(base, xOff, yOff, K, N, 0, Math.min(N, 64), 1); // warm-up / tier-up
@@ -42,16 +54,16 @@ for (const name of types) {
     const c = process.cpuUsage(c0);
     return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
   };
-  let best = { wall: Infinity, cpu: Infinity };
-  for (let r = 0; r < 5; r++) {
+  const dw = [], dc = [], pw = [], pc = [];
+  for (let r = 0; r < 7; r++) {
     const m = time(() => { for (let c = 0; c < copies; c++) fn(base + c * wBytes, xOff, yOff, K, N, 0, N, 1); });
-    best = { wall: Math.min(best.wall, m.wall / copies), cpu: Math.min(best.cpu, m.cpu / copies) };
+    dw.push(m.wall / copies); dc.push(m.cpu / copies);
   }
-  let bestP = { wall: Infinity, cpu: Infinity };
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < 5; r++) {
     const m = time(() => fn(base, xOff, yOff, K, N, 0, N, TP));
-    bestP = { wall: Math.min(bestP.wall, m.wall), cpu: Math.min(bestP.cpu, m.cpu) };
+    pw.push(m.wall); pc.push(m.cpu);
   }
+  const best = { wall: median(dw), cpu: median(dc) }, bestP = { wall: median(pw), cpu: median(pc) };
   const gbs = (ms) => (wBytes / ms / 1e6).toFixed(1), gops = (ms) => (2 * N * K * TP / ms / 1e6).toFixed(1);
   console.log(`${name.padEnd(5)} ${N}x${K}: T=1 ${gbs(best.wall)} GB/s wall, ${gbs(best.cpu)} GB/s cpu-time | ` +
     `T=${TP} ${gops(bestP.wall)} GOP/s wall, ${gops(bestP.cpu)} GOP/s cpu-time`);
