@@ -55,6 +55,21 @@ test('inspect shows architecture, parameters, types and KV cache size', async ()
   assert.equal(j.tokenizer.pre, 'deepseek-r1-qwen');
 });
 
+test('inspect on an MLA model reports the latent KV cache and its full-form equivalent (both GGUF layouts)', async () => {
+  for (const layout of ['split', 'legacy']) {
+    const file = ensureFixture(fixtureDir(), { family: 'deepseek2', size: 'tiny', type: GGMLType.F32, variant: 'v3', layout });
+    const r = await deepcard(['inspect', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /architecture\s+deepseek2/);
+    // v3 tiny: 3 layers x (kv_lora 64 + rope 16) f32 = 960 bytes; full form 3 x 4 heads x (48 + 32) x 4 = 3840
+    assert.match(r.stdout, /latent cache values per token per layer\s+80 \(kv_lora_rank 64 \+ rope 16/);
+    assert.match(r.stdout, /KV cache per token\s+960 B|KV cache per token\s+0\.94 KiB/);
+    assert.match(r.stdout, /full-form KV per token \(for comparison\)\s+3\.75 KiB .*4\.0x the latent cache/);
+    const j = JSON.parse((await deepcard(['inspect', file, '--json'])).stdout);
+    assert.equal(j.kv_bytes_per_token, 3 * 80 * 4);
+  }
+});
+
 test('logits prints one JSON line per position matching the library', async () => {
   const ids = [151646, 9707, 11, 1879, 0];
   const r = await deepcard(['logits', model(), '--tokens', ids.join(','), '--top', '5', '--threads', '2']);

@@ -2,16 +2,22 @@
  * `deepseek2` family: DeepSeek-V2, V2-Lite, Coder-V2, V2.5, V3, V3.1, R1 (MLA + DeepSeekMoE).
  *
  * Reads llama.cpp's GGUF keys (deepseek-reference.md 3.7, 5.5): MLA with or without q compression,
- * the split attn_k_b / attn_v_b layout (absorbed attention over a latent cache of
- * kv_lora_rank + rope values per token), YaRN on the rope dims with mscale^2 in the softmax scale
+ * absorbed attention over a latent cache of kv_lora_rank + rope values per token, from either GGUF
+ * layout: the split attn_k_b / attn_v_b tensors (llama.cpp after April 2025) or the legacy
+ * attn_kv_b (older conversions, e.g. the first V3/R1 quants), which is split at load time (v_b rows
+ * are kept in the file's type; k_b is the transpose, so it is dequantized: F32 files stay F32, all
+ * others become F16). YaRN on the rope dims with mscale^2 in the softmax scale
  * (mscale_all_dim = yarn_log_multiplier / 0.1 for this architecture), leading dense layers, and
  * routed + shared experts with softmax (V2) or sigmoid + selection bias (V3) gating.
- * Group-limited routing is scored by the group's top-2 sum as llama.cpp does for every file (the
- * numerics oracle); DeepSeek-V2's own rule (group max) is available in nn/moe-routing.ts.
- *
- * Not yet: the legacy attn_kv_b layout (rejected with a clear message).
+ * Group-limited routing follows DeepSeek's reference per gating function: softmax-gated files (V2,
+ * `group_limited_greedy`) rank groups by their best expert, sigmoid-gated ones (V3, `noaux_tc`) by
+ * the sum of their two best biased scores. llama.cpp uses the top-2 sum for both, so on V2 files
+ * with groups it can choose other experts than DeepSeek's model (docs/ARCHITECTURE.md).
  */
-import type { GGUFFile } from '../formats/gguf.js';
+import { readTensorData, type GGUFFile } from '../formats/gguf.js';
+import { GGMLType, rowBytes } from '../formats/ggml-types.js';
+import { dequantize } from '../ops/dequant.js';
+import { quantize } from '../ops/quantize.js';
 import { GGUFValueType, type GGUFMetaEntry } from '../formats/gguf-writer.js';
 import type { Backend, Tensor } from '../ops/types.js';
 import { KvCache } from '../nn/kv-cache.js';
@@ -48,6 +54,8 @@ export interface Deepseek2Hparams {
   readonly nGroupsUsed: number;
   readonly ropeBase: number;
   readonly ropeScaling: RopeScaling;
+  /** Legacy GGUF layout: one attn_kv_b per layer instead of attn_k_b + attn_v_b. */
+  readonly legacyKvB: boolean;
 }
 
 const ARCH = 'deepseek2';
@@ -56,11 +64,12 @@ const DESCRIPTION = 'Multi-head Latent Attention + DeepSeekMoE (DeepSeek-V2/V3/R
 export function readDeepseek2Hparams(file: GGUFFile): Deepseek2Hparams {
   const m = new MetaReader(file, ARCH);
   const k = (s: string) => m.key(s);
-  if (!m.has(k('attention.key_length_mla'))) {
-    throw new Error(`${file.path}: this deepseek2 file uses the legacy attn_kv_b layout (no attention.key_length_mla), which deepcard does not run yet; use a GGUF converted by llama.cpp after April 2025`);
-  }
+  // Layout by the tensors present; head sizes from the *_mla keys (split files) or, in legacy
+  // files, from the plain key/value lengths, which then describe the expanded heads.
+  const legacyKvB = !file.tensorMap.has('blk.0.attn_k_b.weight') && file.tensorMap.has('blk.0.attn_kv_b.weight');
+  const mlaKeys = m.has(k('attention.key_length_mla'));
   const ropeDim = m.int(k('rope.dimension_count'));
-  const qk = m.int(k('attention.key_length_mla'));
+  const qk = m.int(k(mlaKeys ? 'attention.key_length_mla' : 'attention.key_length'));
   const embd = file.tensorMap.get('token_embd.weight');
   const scaling = m.optString(k('rope.scaling.type')) ?? 'none';
   let ropeScaling: RopeScaling = { type: 'none' };
@@ -90,7 +99,7 @@ export function readDeepseek2Hparams(file: GGUFFile): Deepseek2Hparams {
     kvLoraRank: m.int(k('attention.kv_lora_rank')),
     nopeDim: qk - ropeDim,
     ropeDim,
-    vDim: m.int(k('attention.value_length_mla')),
+    vDim: m.int(k(mlaKeys ? 'attention.value_length_mla' : 'attention.value_length')),
     nFF: m.int(k('feed_forward_length')),
     nLeadingDense: m.int(k('leading_dense_block_count'), 0),
     nExperts: m.int(k('expert_count'), 0),
@@ -104,6 +113,7 @@ export function readDeepseek2Hparams(file: GGUFFile): Deepseek2Hparams {
     nGroupsUsed: m.int(k('expert_group_used_count'), 1) || 1,
     ropeBase: m.number(k('rope.freq_base'), 10000),
     ropeScaling,
+    legacyKvB,
   };
   if (hp.nopeDim < 0 || hp.ropeDim % 2) throw new Error(`${file.path}: inconsistent MLA head sizes (key_length_mla ${qk}, rope ${ropeDim})`);
   if (hp.nVocab < 1) throw new Error(`${file.path}: cannot determine the vocabulary size`);
@@ -135,8 +145,9 @@ export function deepseek2TensorDecls(hp: Deepseek2Hparams): TensorDecl[] {
     decls.push(
       { name: `${p}attn_kv_a_mqa.weight`, shape: [C + R, d] },
       { name: `${p}attn_kv_a_norm.weight`, shape: [C], keepF32: true },
-      { name: `${p}attn_k_b.weight`, shape: [H, C, nopeDim] },
-      { name: `${p}attn_v_b.weight`, shape: [H, vDim, C] },
+      ...(hp.legacyKvB
+        ? [{ name: `${p}attn_kv_b.weight`, shape: [H * (nopeDim + vDim), C], deferred: true }]
+        : [{ name: `${p}attn_k_b.weight`, shape: [H, C, nopeDim] }, { name: `${p}attn_v_b.weight`, shape: [H, vDim, C] }]),
       { name: `${p}attn_output.weight`, shape: [d, H * vDim] },
       { name: `${p}ffn_norm.weight`, shape: [d], keepF32: true },
     );
@@ -166,11 +177,11 @@ export function deepseek2Metadata(hp: Deepseek2Hparams): GGUFMetaEntry[] {
     u32('block_count', hp.nLayer),
     u32('feed_forward_length', hp.nFF),
     u32('attention.head_count', hp.nHead),
-    u32('attention.head_count_kv', 1),
-    u32('attention.key_length', hp.kvLoraRank + hp.ropeDim),
-    u32('attention.value_length', hp.kvLoraRank),
-    u32('attention.key_length_mla', hp.nopeDim + hp.ropeDim),
-    u32('attention.value_length_mla', hp.vDim),
+    // legacy files describe the expanded heads (MHA view); split files the latent one, plus *_mla
+    ...(hp.legacyKvB
+      ? [u32('attention.head_count_kv', hp.nHead), u32('attention.key_length', hp.nopeDim + hp.ropeDim), u32('attention.value_length', hp.vDim)]
+      : [u32('attention.head_count_kv', 1), u32('attention.key_length', hp.kvLoraRank + hp.ropeDim), u32('attention.value_length', hp.kvLoraRank),
+        u32('attention.key_length_mla', hp.nopeDim + hp.ropeDim), u32('attention.value_length_mla', hp.vDim)]),
     u32('attention.kv_lora_rank', hp.kvLoraRank),
     f32('attention.layer_norm_rms_epsilon', hp.eps),
     u32('rope.dimension_count', hp.ropeDim),
@@ -220,13 +231,50 @@ function info(file: GGUFFile, hp: Deepseek2Hparams): ModelInfo {
       q_lora_rank: hp.qLoraRank,
       kv_lora_rank: hp.kvLoraRank,
       'head dims (nope/rope/v)': `${hp.nopeDim}/${hp.ropeDim}/${hp.vDim}`,
-      latent_cache_values_per_token_per_layer: latent,
-      full_form_kv_bytes_per_token: hp.nLayer * hp.nHead * (hp.nopeDim + hp.ropeDim + hp.vDim) * 4,
+      'latent cache values per token per layer': `${latent} (kv_lora_rank ${hp.kvLoraRank} + rope ${hp.ropeDim}, one shared head)`,
+      'full-form KV per token (for comparison)': `${(hp.nLayer * hp.nHead * (hp.nopeDim + hp.ropeDim + hp.vDim) * 4 / 1024).toFixed(2)} KiB (f32, ${hp.nHead} heads x (k ${hp.nopeDim + hp.ropeDim} + v ${hp.vDim}) x ${hp.nLayer} layers), ${(hp.nHead * (hp.nopeDim + hp.ropeDim + hp.vDim) / latent).toFixed(1)}x the latent cache`,
       experts: `${hp.nExpertsUsed} of ${hp.nExperts} routed + ${hp.nExpertsShared} shared, width ${hp.nFFExpert}, ${hp.gating}${hp.nGroups > 1 ? `, groups ${hp.nGroupsUsed}/${hp.nGroups}` : ''}${hp.normTopK ? ', normalized' : ''}, scale ${hp.expertScale}`,
       leading_dense_layers: hp.nLeadingDense,
       rope: `norm, base ${hp.ropeBase}, dims ${hp.ropeDim}, scaling ${hp.ropeScaling.type}${hp.ropeScaling.factor ? ` x${hp.ropeScaling.factor}` : ''}`,
     },
   };
+}
+
+/** DeepSeek's group ranking: V2 (softmax, group_limited_greedy) by group max, V3 (sigmoid, noaux_tc) by top-2 sum. */
+export function groupScoreFor(gating: 'softmax' | 'sigmoid'): 'max' | 'top2sum' {
+  return gating === 'softmax' ? 'max' : 'top2sum';
+}
+
+/**
+ * Split one legacy attn_kv_b [H * (nope + v), C] into the absorbed form's k_b [H, C, nope] (per head
+ * the transpose of the key rows: dequantized, F32 if the file is F32, else F16) and v_b [H, v, C]
+ * (the value rows, copied block for block in the file's type). Reads one layer's tensor at a time.
+ */
+function splitKvB(file: GGUFFile, backend: Backend, hp: Deepseek2Hparams, layer: number, keep: Tensor[]): { kB: Tensor; vB: Tensor } {
+  const name = `blk.${layer}.attn_kv_b.weight`;
+  const info = file.tensorMap.get(name);
+  if (!info) throw new Error(`${file.path}: missing tensor ${name}`);
+  const { nHead: H, kvLoraRank: C, nopeDim: dn, vDim: dv } = hp;
+  const raw = new Uint8Array(info.byteLength);
+  readTensorData(info, raw);
+  const rb = rowBytes(info.type, C);
+  const vB = backend.createWeight(`blk.${layer}.attn_v_b.weight (from attn_kv_b)`, info.type, [H, dv, C], (dst) => {
+    for (let h = 0; h < H; h++) {
+      const src = (h * (dn + dv) + dn) * rb;
+      dst.set(raw.subarray(src, src + dv * rb), h * dv * rb);
+    }
+  });
+  keep.push(vB);
+  const kType = info.type === GGMLType.F32 ? GGMLType.F32 : GGMLType.F16;
+  const kt = new Float32Array(H * C * dn);
+  for (let h = 0; h < H; h++) {
+    const rows = dequantize(info.type, raw.subarray(h * (dn + dv) * rb, (h * (dn + dv) + dn) * rb), dn * C);
+    for (let j = 0; j < dn; j++) for (let r = 0; r < C; r++) kt[(h * C + r) * dn + j] = rows[j * C + r]!;
+  }
+  const kBytes = kType === GGMLType.F32 ? new Uint8Array(kt.buffer) : quantize(kType, kt);
+  const kB = backend.createWeight(`blk.${layer}.attn_k_b.weight (from attn_kv_b)`, kType, [H, C, dn], (dst) => dst.set(kBytes));
+  keep.push(kB);
+  return { kB, vB };
 }
 
 function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
@@ -235,6 +283,7 @@ function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
   const { invFreq, mscale } = ropeInvFreq(hp.ropeDim, hp.ropeBase, hp.ropeScaling);
   const scale = yarnAttentionScale(hp.ropeScaling) / Math.sqrt(hp.nopeDim + hp.ropeDim);
   const weights = loadWeights(file, backend, deepseek2TensorDecls(hp), opts.onProgress);
+  const derived: Tensor[] = []; // k_b / v_b made from legacy attn_kv_b tensors
   const get = (n: string) => weights.get(n);
   const opt = (n: string) => weights.opt(n);
   const readF32 = (t: Tensor | null) => (t ? backend.read(t) : null);
@@ -245,15 +294,16 @@ function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
   const moe = hp.nExperts > 0
     ? new MoeFfn(backend, {
       nExperts: hp.nExperts, topK: hp.nExpertsUsed, gating: hp.gating, nGroups: hp.nGroups, topKGroups: hp.nGroupsUsed,
-      groupScore: 'top2sum', normTopK: hp.normTopK, scale: hp.expertScale,
+      groupScore: groupScoreFor(hp.gating), normTopK: hp.normTopK, scale: hp.expertScale,
     }, hp.nEmbd, hp.nFFExpert, hp.nFFExpert * hp.nExpertsShared, maxBatch)
     : null;
-  const layers = Array.from({ length: hp.nLayer }, (_, i) => {
+  const buildLayer = (i: number) => {
     const p = `blk.${i}.`;
     const att: MlaWeights = {
       wq: opt(`${p}attn_q.weight`), wqA: opt(`${p}attn_q_a.weight`), qANorm: opt(`${p}attn_q_a_norm.weight`),
       wqB: opt(`${p}attn_q_b.weight`), wkvA: get(`${p}attn_kv_a_mqa.weight`), kvANorm: get(`${p}attn_kv_a_norm.weight`),
-      kB: get(`${p}attn_k_b.weight`), vB: get(`${p}attn_v_b.weight`), wo: get(`${p}attn_output.weight`),
+      ...(hp.legacyKvB ? splitKvB(file, backend, hp, i, derived) : { kB: get(`${p}attn_k_b.weight`), vB: get(`${p}attn_v_b.weight`) }),
+      wo: get(`${p}attn_output.weight`),
     };
     const ffn: MoeWeights | null = isMoe(hp, i)
       ? {
@@ -263,7 +313,18 @@ function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
       }
       : null;
     return { attnNorm: get(`${p}attn_norm.weight`), ffnNorm: get(`${p}ffn_norm.weight`), att, ffn, dense: ffn ? null : { gate: get(`${p}ffn_gate.weight`), up: get(`${p}ffn_up.weight`), down: get(`${p}ffn_down.weight`) } };
-  });
+  };
+  let layers: Array<ReturnType<typeof buildLayer>>;
+  try {
+    layers = Array.from({ length: hp.nLayer }, (_, i) => buildLayer(i));
+  } catch (e) {
+    // nothing allocated so far may outlive a failed load
+    for (const t of derived) backend.free(t);
+    weights.dispose(backend);
+    mla.dispose();
+    moe?.dispose();
+    throw e;
+  }
   const tokEmbd = get('token_embd.weight');
   const output = opt('output.weight') ?? tokEmbd;
   const outputNorm = get('output_norm.weight');
@@ -332,6 +393,7 @@ function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
       mla.dispose();
       moe?.dispose();
       for (const t of Object.values(ws)) backend.free(t);
+      for (const t of derived) backend.free(t);
       weights.dispose(backend);
     },
   };

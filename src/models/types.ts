@@ -18,6 +18,8 @@ export interface TensorDecl {
   readonly optional?: boolean;
   /** 1-D tensors (norms, biases) are kept in F32 whatever the file stores. */
   readonly keepF32?: boolean;
+  /** Checked like the others but not loaded: the family reads and converts it itself. */
+  readonly deferred?: boolean;
 }
 
 export interface ModelInfo {

@@ -65,7 +65,7 @@ export function loadWeights(
   decls: readonly TensorDecl[],
   onProgress?: (loaded: number, total: number) => void,
 ): Weights {
-  const plan = checkTensors(file, decls);
+  const plan = checkTensors(file, decls).filter(([d]) => !d.deferred);
   const total = plan.reduce((s, [, info]) => s + info.byteLength, 0);
   let loaded = 0;
   const map = new Map<string, Tensor>();

@@ -25,7 +25,7 @@ export interface MoeWeights {
 }
 
 export class MoeFfn {
-  private readonly ws: Record<'logits' | 'xe' | 'ge' | 'ue' | 'ye' | 'gs' | 'us', Tensor>;
+  private readonly ws: Record<'logits' | 'xe' | 'ge' | 'ue' | 'ye' | 'gs' | 'us' | 'ys', Tensor>;
 
   constructor(
     private readonly b: Backend,
@@ -46,6 +46,7 @@ export class MoeFfn {
       ye: b.allocF32([B, d], 'moe.ye'),
       gs: b.allocF32([B, Math.max(1, nFFShared)], 'moe.gs'),
       us: b.allocF32([B, Math.max(1, nFFShared)], 'moe.us'),
+      ys: b.allocF32([B, d], 'moe.ys'),
     };
   }
 
@@ -60,17 +61,11 @@ export class MoeFfn {
     const logits = b.view(this.ws.logits, 0, [T, E]);
     b.matmul(logits, h, w.router);
     const L = b.read(logits);
-    // Shared experts first: out = down(silu(gate h) * up h)
-    if (w.gateShared && w.upShared && w.downShared) {
-      const Fs = this.nFFShared;
-      const gs = b.view(this.ws.gs, 0, [T, Fs]);
-      const us = b.view(this.ws.us, 0, [T, Fs]);
-      b.matmulMany(h, [{ w: w.gateShared, out: gs }, { w: w.upShared, out: us }]);
-      b.swiglu(gs, gs, us);
-      b.matmul(out, gs, w.downShared);
-    } else {
-      b.scale(out, out, 0);
-    }
+    // Summation order as DeepSeek's reference and llama.cpp: the routed experts' weighted outputs
+    // are summed from zero (in expert order here; llama.cpp sums in rank order, the same for k = 2
+    // and within rounding otherwise), then the shared experts' output is added. The order matters
+    // only at the last bit, but a last-bit difference can flip an 8-bit rounding downstream.
+    b.scale(out, out, 0);
     // Group tokens by expert.
     const rows: number[][] = Array.from({ length: E }, () => []);
     const wts: number[][] = Array.from({ length: E }, () => []);
@@ -97,6 +92,17 @@ export class MoeFfn {
       b.swiglu(ge, ge, ue);
       b.matmul(ye, ge, b.view(w.downExps, e * d * F, [d, F]));
       b.scatterAddRows(out, ye, idx, Float32Array.from(wts[e]!));
+    }
+    // Shared experts: out += down(silu(gate h) * up h)
+    if (w.gateShared && w.upShared && w.downShared) {
+      const Fs = this.nFFShared;
+      const gs = b.view(this.ws.gs, 0, [T, Fs]);
+      const us = b.view(this.ws.us, 0, [T, Fs]);
+      const ys = b.view(this.ws.ys, 0, [T, d]);
+      b.matmulMany(h, [{ w: w.gateShared, out: gs }, { w: w.upShared, out: us }]);
+      b.swiglu(gs, gs, us);
+      b.matmul(ys, gs, w.downShared);
+      b.add(out, out, ys);
     }
   }
 
