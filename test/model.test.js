@@ -183,3 +183,37 @@ test('deepseek2 (V3 shape): a 4096-token context runs, and its last logits equal
     await m.dispose();
   }
 });
+
+test('deepseek2 forwardBatch: stacked sequences (MLA over per-sequence latent caches) equal one at a time', async () => {
+  for (const [variant, type] of [['v3', GGMLType.F32], ['v2-lite', GGMLType.Q4_0]]) {
+    const file = ensureFixture(fixtureDir(), { family: 'deepseek2', size: 'tiny', type, variant });
+    const m = await openModel(file, { threads: 2 });
+    try {
+      const V = m.model.info.nVocab;
+      const prefixes = [tokenSequence(7, 100000, 1), tokenSequence(3, 100000, 2), tokenSequence(12, 100000, 3)];
+      const steps = [tokenSequence(1, 100000, 4), tokenSequence(5, 100000, 5), tokenSequence(1, 100000, 6)];
+      const wants = ['last', 'all', 'none'];
+      // one at a time
+      const solo = prefixes.map((p, i) => {
+        const st = m.model.newSequence(64);
+        m.model.forward(Int32Array.from(p), st, { logits: 'none' });
+        const r = m.model.forward(Int32Array.from(steps[i]), st, { logits: wants[i] });
+        st.dispose();
+        return r;
+      });
+      // the same prefixes evaluated together, then the steps together
+      const sts = prefixes.map(() => m.model.newSequence(64));
+      m.model.forwardBatch(prefixes.map((p, i) => ({ tokens: Int32Array.from(p), state: sts[i], logits: 'none' })));
+      const together = m.model.forwardBatch(steps.map((s, i) => ({ tokens: Int32Array.from(s), state: sts[i], logits: wants[i] })));
+      for (const st of sts) st.dispose();
+      together.forEach((r, i) => {
+        assert.equal(r.length, solo[i].length, `${variant} item ${i}: length`);
+        assert.equal(r.length, wants[i] === 'none' ? 0 : wants[i] === 'last' ? V : steps[i].length * V);
+        const d = maxAbsDiff(r, solo[i]);
+        assert.ok(d <= 2e-3, `${variant} item ${i}: max |batched - unbatched| ${d}`);
+      });
+    } finally {
+      await m.dispose();
+    }
+  }
+});

@@ -21,7 +21,7 @@ import { quantize } from '../ops/quantize.js';
 import { GGUFValueType, type GGUFMetaEntry } from '../formats/gguf-writer.js';
 import type { Backend, Tensor } from '../ops/types.js';
 import { KvCache } from '../nn/kv-cache.js';
-import { MlaAttention, type MlaWeights } from '../nn/mla.js';
+import { MlaAttention, type MlaSegment, type MlaWeights } from '../nn/mla.js';
 import { MoeFfn, type MoeWeights } from '../nn/moe.js';
 import { ropeInvFreq, yarnAttentionScale, type RopeScaling } from '../nn/rope.js';
 import { MetaReader } from './meta.js';
@@ -336,20 +336,41 @@ function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
     g: backend.allocF32([B, hp.nFF]), u: backend.allocF32([B, hp.nFF]), logits: backend.allocF32([Math.min(B, 16), V]),
   };
 
-  function forwardOne(tokens: Int32Array, cache: KvCache, want: 'none' | 'last' | 'all'): Float32Array {
+  /**
+   * Several sequences in one pass: their tokens are stacked so every matrix product (projections,
+   * experts, output) reads each weight once for all of them; cache writes and attention run per
+   * sequence (continuous batching, as the dense decoder does).
+   */
+  function forwardMany(items: ReadonlyArray<{ tokens: Int32Array; cache: KvCache; want: 'none' | 'last' | 'all' }>): Float32Array[] {
     const b = backend;
-    const T = tokens.length;
+    let T = 0;
+    for (const it of items) {
+      const n = it.tokens.length;
+      if (n < 1) throw new Error('forward: empty token list');
+      if (it.cache.length + n > it.cache.capacity) throw new Error(`context full: ${it.cache.length} + ${n} tokens exceed the context of ${it.cache.capacity}`);
+      if (items.some((o) => o !== it && o.cache === it.cache)) throw new Error('forward: the same sequence appears twice in one batch');
+      for (const id of it.tokens) if (id < 0 || id >= V) throw new Error(`token id ${id} is outside the vocabulary (0..${V - 1})`);
+      T += n;
+    }
     if (T < 1 || T > maxBatch) throw new Error(`forward: ${T} tokens, batch limit is ${maxBatch}`);
-    if (cache.length + T > cache.capacity) throw new Error(`context full: ${cache.length} + ${T} tokens exceed the context of ${cache.capacity}`);
-    for (const id of tokens) if (id < 0 || id >= V) throw new Error(`token id ${id} is outside the vocabulary (0..${V - 1})`);
-    const positions = Int32Array.from({ length: T }, (_, i) => cache.length + i);
+    const tokens = new Int32Array(T);
+    const positions = new Int32Array(T);
+    const segs: MlaSegment[] = [];
+    let off = 0;
+    for (const it of items) {
+      const n = it.tokens.length;
+      tokens.set(it.tokens, off);
+      for (let i = 0; i < n; i++) positions[off + i] = it.cache.length + i;
+      segs.push({ cache: it.cache, start: off, count: n });
+      off += n;
+    }
     const x = b.view(ws.x, 0, [T, d]);
     const h = b.view(ws.h, 0, [T, d]);
     const y = b.view(ws.y, 0, [T, d]);
     b.getRows(x, tokEmbd, tokens);
     layers.forEach((L, il) => {
       b.rmsNorm(h, x, L.attnNorm, hp.eps);
-      mla.forward(y, h, L.att, cache, il, positions);
+      mla.forward(y, h, L.att, segs, il, positions);
       b.add(x, x, y);
       b.rmsNorm(h, x, L.ffnNorm, hp.eps);
       if (L.ffn) moe!.forward(y, h, L.ffn);
@@ -362,19 +383,37 @@ function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
       }
       b.add(x, x, y);
     });
-    cache.advance(T);
-    if (want === 'none') return new Float32Array(0);
-    const first = want === 'last' ? T - 1 : 0;
-    const res = new Float32Array((T - first) * V);
-    for (let r = first; r < T; r += 16) {
-      const n = Math.min(16, T - r);
-      const hr = b.view(ws.h, r * d, [n, d]);
+    for (const it of items) it.cache.advance(it.tokens.length);
+    // logits of the wanted rows, 16 at a time
+    const wanted: number[] = [];
+    const results = items.map((it, i) => {
+      const n = it.tokens.length;
+      const first = it.want === 'all' ? 0 : n - 1;
+      if (it.want !== 'none') for (let r = first; r < n; r++) wanted.push(segs[i]!.start + r);
+      return new Float32Array(it.want === 'none' ? 0 : (n - first) * V);
+    });
+    const owner = (row: number) => {
+      let i = segs.length - 1;
+      while (segs[i]!.start > row) i--;
+      return i;
+    };
+    for (let k = 0; k < wanted.length; k += 16) {
+      const n = Math.min(16, wanted.length - k);
+      const hr = b.view(ws.h, 0, [n, d]);
+      for (let j = 0; j < n; j++) b.copy(b.view(ws.h, j * d, [1, d]), b.view(ws.x, wanted[k + j]! * d, [1, d]));
       const lg = b.view(ws.logits, 0, [n, V]);
-      b.rmsNorm(hr, b.view(ws.x, r * d, [n, d]), outputNorm, hp.eps);
+      b.rmsNorm(hr, hr, outputNorm, hp.eps);
       b.matmul(lg, hr, output);
-      res.set(b.read(lg), (r - first) * V);
+      const out = b.read(lg);
+      for (let j = 0; j < n; j++) {
+        const row = wanted[k + j]!;
+        const i = owner(row);
+        const it = items[i]!;
+        const first = it.want === 'all' ? 0 : it.tokens.length - 1;
+        results[i]!.set(out.subarray(j * V, (j + 1) * V), (row - segs[i]!.start - first) * V);
+      }
     }
-    return res;
+    return results;
   }
 
   const own = (s: SequenceState): KvCache => {
@@ -386,9 +425,8 @@ function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
     backend,
     maxBatch,
     newSequence: (capacity) => new KvCache(backend, { nLayer: hp.nLayer, kWidth: mla.cacheWidth, vWidth: 0 }, capacity),
-    forward: (tokens, state, o) => forwardOne(tokens, own(state), o.logits),
-    // Sequences run one after another for now (attention and routing are per sequence anyway).
-    forwardBatch: (items: ReadonlyArray<BatchItem>) => items.map((it) => forwardOne(it.tokens, own(it.state), it.logits)),
+    forward: (tokens, state, o) => forwardMany([{ tokens, cache: own(state), want: o.logits }])[0]!,
+    forwardBatch: (items: ReadonlyArray<BatchItem>) => forwardMany(items.map((it) => ({ tokens: it.tokens, cache: own(it.state), want: it.logits }))),
     dispose() {
       mla.dispose();
       moe?.dispose();

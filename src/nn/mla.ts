@@ -42,8 +42,15 @@ export interface MlaWeights {
   readonly wo: Tensor; //             [d, H*vDim]
 }
 
+/** One sequence's rows [start, start + count) of a stacked batch, and its latent cache. */
+export interface MlaSegment {
+  readonly cache: KvCache;
+  readonly start: number;
+  readonly count: number;
+}
+
 export class MlaAttention {
-  private readonly ws: Record<'qa' | 'q' | 'kv' | 'lat' | 'qabs' | 'olat' | 'o', Tensor>;
+  private readonly ws: Record<'qa' | 'q' | 'kv' | 'lat' | 'krow' | 'qabs' | 'olat' | 'o', Tensor>;
   private readonly ropeQ: RopeSpec;
   private readonly ropeK: RopeSpec;
   private readonly attn: AttentionSpec;
@@ -59,6 +66,7 @@ export class MlaAttention {
       q: b.allocF32([B, H * qk], 'mla.q'),
       kv: b.allocF32([B, C + R], 'mla.kv'),
       lat: b.allocF32([B, C], 'mla.lat'),
+      krow: b.allocF32([B, C + R], 'mla.krow'),
       qabs: b.allocF32([B, H * (C + R)], 'mla.qabs'),
       olat: b.allocF32([B, H * C], 'mla.olat'),
       o: b.allocF32([B, H * vDim], 'mla.o'),
@@ -70,10 +78,12 @@ export class MlaAttention {
   }
 
   /**
-   * out [T, d] = attention of the T rows of h (sequence positions `positions`, written into
-   * `cache` rows at those positions; the cache's k tensors hold the latent rows).
+   * out [T, d] = attention of the T rows of h, which may stack several sequences: `segs` gives each
+   * one's cache and its rows [start, start + count) of h; `positions` holds every row's position in
+   * its own sequence. Projections run once over all rows; cache writes and attention per sequence
+   * (the cache's k tensors hold the latent rows).
    */
-  forward(out: Tensor, h: Tensor, w: MlaWeights, cache: KvCache, layer: number, positions: Int32Array): void {
+  forward(out: Tensor, h: Tensor, w: MlaWeights, segs: ReadonlyArray<MlaSegment>, layer: number, positions: Int32Array): void {
     const b = this.b;
     const T = h.shape[0]!;
     const { nHead: H, qLoraRank, kvLoraRank: C, nopeDim, ropeDim: R, vDim, eps } = this.cfg;
@@ -89,25 +99,29 @@ export class MlaAttention {
     }
     const kv = b.view(this.ws.kv, 0, [T, C + R]);
     b.matmul(kv, h, w.wkvA);
-    // Latent part normalized (the rope part is not), then both into the cache rows.
+    // Latent part normalized (the rope part is not); rope on the key's tail; then into each
+    // sequence's cache rows.
     const lat = b.view(this.ws.lat, 0, [T, C]);
     b.copyCols(lat, 0, kv, 0, C);
     b.rmsNorm(lat, lat, w.kvANorm, eps);
-    const pos0 = positions[0]!;
-    const rows = cache.rows(layer, pos0, T).k; // [T, C+R]
-    b.copyCols(rows, 0, lat, 0, C);
-    b.copyCols(rows, C, kv, C, R);
-    b.rope(b.view(rows, 0, [T, 1, C + R]), positions, this.ropeK);
+    const krow = b.view(this.ws.krow, 0, [T, C + R]);
+    b.copyCols(krow, 0, lat, 0, C);
+    b.copyCols(krow, C, kv, C, R);
+    b.rope(b.view(krow, 0, [T, 1, C + R]), positions, this.ropeK);
     // Query: rope on its tail, then absorb W_UK into the nope part.
     b.rope(b.view(q, 0, [T, H, qk]), positions, this.ropeQ);
     const qabs = b.view(this.ws.qabs, 0, [T, H, C + R]);
     b.matmulHeads(qabs, b.view(q, 0, [T, H, qk]), w.kB, { xOffset: 0, outOffset: 0 });
     b.copyCols(b.view(qabs, 0, [T * H, C + R]), C, b.view(q, 0, [T * H, qk]), nopeDim, R);
-    // MQA over the latent cache; values are the latent part of each cached row.
-    const cap = cache.capacity;
-    const all = b.view(cache.k[layer]!, 0, [cap, 1, C + R]);
+    // MQA over each sequence's latent cache; values are the latent part of each cached row.
     const olat = b.view(this.ws.olat, 0, [T, H, C]);
-    b.attention(olat, qabs, all, all, positions, this.attn);
+    for (const sg of segs) {
+      const n = sg.count;
+      const pos = positions.subarray(sg.start, sg.start + n);
+      b.copy(sg.cache.rows(layer, pos[0]!, n).k, b.view(this.ws.krow, sg.start * (C + R), [n, C + R]));
+      const all = b.view(sg.cache.k[layer]!, 0, [sg.cache.capacity, 1, C + R]);
+      b.attention(b.view(this.ws.olat, sg.start * H * C, [n, H, C]), b.view(this.ws.qabs, sg.start * H * (C + R), [n, H, C + R]), all, all, pos, this.attn);
+    }
     const o = b.view(this.ws.o, 0, [T, H, vDim]);
     b.matmulHeads(o, olat, w.vB);
     b.matmul(out, b.view(this.ws.o, 0, [T, H * vDim]), w.wo);
