@@ -20,7 +20,7 @@ import { dequantize } from '../ops/dequant.js';
 import { quantize } from '../ops/quantize.js';
 import { GGUFValueType, type GGUFMetaEntry } from '../formats/gguf-writer.js';
 import type { Backend, Tensor } from '../ops/types.js';
-import { KvCache } from '../nn/kv-cache.js';
+import { KvCache, checkBatch, type CacheBatchItem } from '../nn/kv-cache.js';
 import { MlaAttention, type MlaSegment, type MlaWeights } from '../nn/mla.js';
 import { MoeFfn, type MoeWeights } from '../nn/moe.js';
 import { ropeInvFreq, yarnAttentionScale, type RopeScaling } from '../nn/rope.js';
@@ -341,18 +341,9 @@ function load(file: GGUFFile, backend: Backend, opts: LoadOptions): Model {
    * experts, output) reads each weight once for all of them; cache writes and attention run per
    * sequence (continuous batching, as the dense decoder does).
    */
-  function forwardMany(items: ReadonlyArray<{ tokens: Int32Array; cache: KvCache; want: 'none' | 'last' | 'all' }>): Float32Array[] {
+  function forwardMany(items: ReadonlyArray<CacheBatchItem>): Float32Array[] {
     const b = backend;
-    let T = 0;
-    for (const it of items) {
-      const n = it.tokens.length;
-      if (n < 1) throw new Error('forward: empty token list');
-      if (it.cache.length + n > it.cache.capacity) throw new Error(`context full: ${it.cache.length} + ${n} tokens exceed the context of ${it.cache.capacity}`);
-      if (items.some((o) => o !== it && o.cache === it.cache)) throw new Error('forward: the same sequence appears twice in one batch');
-      for (const id of it.tokens) if (id < 0 || id >= V) throw new Error(`token id ${id} is outside the vocabulary (0..${V - 1})`);
-      T += n;
-    }
-    if (T < 1 || T > maxBatch) throw new Error(`forward: ${T} tokens, batch limit is ${maxBatch}`);
+    const T = checkBatch(items, V, maxBatch);
     const tokens = new Int32Array(T);
     const positions = new Int32Array(T);
     const segs: MlaSegment[] = [];

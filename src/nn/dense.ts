@@ -14,7 +14,7 @@
  * dk / dv = head sizes, F = feed-forward width, V = vocabulary rows.
  */
 import type { AttentionSpec, Backend, RopeSpec, Tensor } from '../ops/types.js';
-import { KvCache } from './kv-cache.js';
+import { KvCache, checkBatch } from './kv-cache.js';
 import { MoeFfn, type MoeWeights } from './moe.js';
 import type { RouterConfig } from './moe-routing.js';
 
@@ -114,19 +114,7 @@ export class DenseDecoder {
   forwardBatch(items: ReadonlyArray<{ tokens: Int32Array; cache: KvCache; want: 'none' | 'last' | 'all' }>): Float32Array[] {
     const b = this.b;
     const { nEmbd: d, nHead: H, nHeadKv: Hkv, headDimK: dk, headDimV: dv, nFF: F, eps } = this.cfg;
-    let T = 0;
-    for (const it of items) {
-      const n = it.tokens.length;
-      if (n < 1) throw new Error('forward: empty token list');
-      if (it.cache.length + n > it.cache.capacity) throw new Error(`context full: ${it.cache.length} + ${n} tokens exceed the context of ${it.cache.capacity}`);
-      if (items.some((o) => o !== it && o.cache === it.cache)) throw new Error('forward: the same sequence appears twice in one batch');
-      for (let i = 0; i < n; i++) {
-        const id = it.tokens[i]!;
-        if (id < 0 || id >= this.cfg.nVocab) throw new Error(`token id ${id} is outside the vocabulary (0..${this.cfg.nVocab - 1})`);
-      }
-      T += n;
-    }
-    if (T < 1 || T > this.maxBatch) throw new Error(`forward: ${T} tokens, batch limit is ${this.maxBatch}`);
+    const T = checkBatch(items, this.cfg.nVocab, this.maxBatch);
     const tokens = new Int32Array(T); //    all sequences stacked
     const positions = new Int32Array(T); // position of each row in its own sequence
     const offsets: number[] = [];

@@ -70,3 +70,28 @@ export class KvCache implements SequenceState {
     this.v.length = 0;
   }
 }
+
+/** One sequence's part of a stacked batch: new tokens, its cache, which logits it wants. */
+export interface CacheBatchItem {
+  readonly tokens: Int32Array;
+  readonly cache: KvCache;
+  readonly want: 'none' | 'last' | 'all';
+}
+
+/**
+ * Validate a batch before anything is computed (each sequence once, non-empty, fits its cache,
+ * token ids inside the vocabulary, total within the batch limit); returns the total token count.
+ */
+export function checkBatch(items: ReadonlyArray<CacheBatchItem>, nVocab: number, maxBatch: number): number {
+  let T = 0;
+  for (const it of items) {
+    const n = it.tokens.length;
+    if (n < 1) throw new Error('forward: empty token list');
+    if (it.cache.length + n > it.cache.capacity) throw new Error(`context full: ${it.cache.length} + ${n} tokens exceed the context of ${it.cache.capacity}`);
+    if (items.some((o) => o !== it && o.cache === it.cache)) throw new Error('forward: the same sequence appears twice in one batch');
+    for (const id of it.tokens) if (id < 0 || id >= nVocab) throw new Error(`token id ${id} is outside the vocabulary (0..${nVocab - 1})`);
+    T += n;
+  }
+  if (T < 1 || T > maxBatch) throw new Error(`forward: ${T} tokens, batch limit is ${maxBatch}`);
+  return T;
+}
