@@ -2,12 +2,16 @@
 // full-shape random-weight GGUFs, alternating engines within every repetition; prints pp and tg
 // tokens/s of both, their ratio (medians), and peak resident memory.
 //
+// Models: the R1-Distill-Qwen-1.5B shape in every BENCH_TYPES type, then the DeepSeek-V2-Lite shape
+// (MLA + 64-expert MoE, about 9 GB in Q4_0, sharded across wasm memories) in Q4_0.
+//
 // Then the server's total generation throughput with 1, 4 and 8 concurrent streams (continuous
 // batching) on the Q4_0 file.
 //
 // Options (environment): BENCH_TYPES=Q4_0,Q8_0,Q4_K  BENCH_REPS=3  BENCH_PP=512  BENCH_TG=128
 //                        BENCH_THREADS=2  BENCH_DIR=.cache/bench  BENCH_OUT=<json file>
 //                        BENCH_SERVER=0 (skip the server part)  BENCH_SERVER_TOKENS=64
+//                        BENCH_MODELS=qwen2,v2-lite (which shapes)  BENCH_V2LITE_TYPES=Q4_0
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,7 +29,11 @@ const PP = Number(env.BENCH_PP ?? 512);
 const TG = Number(env.BENCH_TG ?? 128);
 const THREADS = Number(env.BENCH_THREADS ?? 2);
 const DIR = env.BENCH_DIR ?? path.join(root, '.cache', 'bench');
-const MODELS = [{ family: 'qwen2', label: 'R1-Distill-Qwen-1.5B shape', vocab: 151643 }];
+const ALL_MODELS = [
+  { key: 'qwen2', family: 'qwen2', label: 'R1-Distill-Qwen-1.5B shape', vocab: 151643, types: TYPES },
+  { key: 'v2-lite', family: 'deepseek2', variant: 'v2-lite', label: 'DeepSeek-V2-Lite shape', vocab: 128000, types: (env.BENCH_V2LITE_TYPES ?? 'Q4_0').split(',') },
+];
+const MODELS = ALL_MODELS.filter((m) => (env.BENCH_MODELS ?? 'qwen2,v2-lite').split(',').includes(m.key));
 
 const median = (xs) => {
   const s = xs.filter((x) => x != null).sort((a, b) => a - b);
@@ -53,9 +61,9 @@ console.log(`deepcard bench: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem()
 console.log(`pp${PP} / tg${TG}, ${THREADS} threads, ${REPS} repetitions (medians), engines alternate within each repetition\n`);
 const results = [];
 for (const m of MODELS) {
-  for (const typeName of TYPES) {
+  for (const typeName of m.types) {
     const type = GGMLType[typeName];
-    const opts = { family: m.family, size: 'full', type };
+    const opts = { family: m.family, size: 'full', type, ...(m.variant ? { variant: m.variant } : {}) };
     const file = path.join(DIR, fixtureName(opts));
     if (!fs.existsSync(file)) {
       process.stderr.write(`generating ${file} ...\n`);
@@ -63,7 +71,7 @@ for (const m of MODELS) {
     }
     const runs = { deepcard: [], llama: [] };
     for (let r = 0; r < REPS; r++) {
-      process.stderr.write(`${typeName} rep ${r + 1}/${REPS}: llama.cpp ... `);
+      process.stderr.write(`${m.key} ${typeName} rep ${r + 1}/${REPS}: llama.cpp ... `);
       runs.llama.push(llamaOnce(file, m.vocab));
       process.stderr.write(`pp ${runs.llama.at(-1).pp_tps.toFixed(1)} tg ${runs.llama.at(-1).tg_tps?.toFixed(2)}; deepcard ... `);
       runs.deepcard.push(deepcardOnce(file));
@@ -95,6 +103,18 @@ if (env.BENCH_SERVER !== '0') {
   console.log('\n| server, R1-Distill-Qwen-1.5B shape Q4_0 | total generated tokens/s | median time to first event |');
   console.log('|---|---|---|');
   for (const r of server) console.log(`| ${r.concurrency} concurrent stream${r.concurrency > 1 ? 's' : ''} | ${r.tokensPerSecond.toFixed(2)} | ${r.firstEventMs.toFixed(0)} ms |`);
+}
+
+// The optimization log (docs/performance.md keeps it; printed here so a bench run shows it too).
+{
+  const doc = fs.readFileSync(path.join(root, 'docs', 'performance.md'), 'utf8');
+  const at = doc.indexOf('## Optimizations tried');
+  if (at >= 0) {
+    const section = doc.slice(at).split('\n');
+    const table = section.slice(1).filter((l, i, a) => l.startsWith('|') && a.slice(0, i).every((x) => x.startsWith('|') || x.trim() === ''));
+    console.log('\n' + section[0].replace(/^## /, '') + ' (docs/performance.md):\n');
+    for (const l of table) console.log(l);
+  }
 }
 
 const out = env.BENCH_OUT ?? path.join(DIR, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
