@@ -2,9 +2,11 @@
 // Quick single-thread speed check of the wasm matmul kernels (not part of the test suite).
 // Decode (T = 1): weight GB/s streaming distinct copies of an N x K matrix (arena > L3).
 // Prefill (T = 64 by default): GOP/s (2 ops per multiply-add) on one resident matrix.
-// Type q4_0_x4 is Q4_0 repacked into the X4 layout, run by mm_q4_0_x4 (relaxed SIMD).
+// Types q4_0_x4 / q4_k_x4 are Q4_0 / Q4_K repacked into their X4 layouts, run by mm_q4_0_x4 /
+// mm_q4_k_x4 (relaxed SIMD).
 // Runs the relaxed-SIMD module (build/wasm/kernels-relaxed.wasm, a superset of kernels.wasm);
 // KERNELS_WASM=build/wasm/kernels.wasm runs the plain SIMD128 one. Medians of the repetitions.
+// A type may name the exported kernel to run after a colon (q8_0:mm_q8_0_d2, variants under test).
 // usage: [KERNELS_WASM=other.wasm] node scripts/bench-matmul.js [types=q4_0,q4_0_x4,q8_0,q4_k,q6_k,f16,f32] [N=8960] [K=1536] [T=64]
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
@@ -21,12 +23,13 @@ const rand = mulberry32(7);
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
 
-for (const name of types) {
+for (const spec of types) {
+  const [name, kernel] = spec.split(':');
   const x4 = name.endsWith('_x4');
   const type = typeFromName(x4 ? name.slice(0, -3) : name);
   const vdt = vecDotType(type);
   const rb = rowBytes(type, K), wBytes = N * rb;
-  const copies = Math.max(2, Math.ceil(96e6 / wBytes));
+  const copies = process.env.COPIES ? +process.env.COPIES : Math.max(2, Math.ceil(96e6 / wBytes)); // COPIES=1: resident (cache) decode
   const xRow = new Float32Array(K).map(() => rand() * 2 - 1);
   const xq1 = quantizeActivation(vdt, xRow);
   const base = (ex.heap_base() + 4095) & ~4095;
@@ -40,11 +43,13 @@ for (const name of types) {
   const one = randomBlocks(type, N * K, rand);
   for (let c = 0; c < copies; c++) new Uint8Array(memory.buffer, base + c * wBytes, wBytes).set(one);
   if (x4) {
-    if (!ex.repack_q4_0_x4) throw new Error(`${name}: this kernel module has no X4 kernels (use kernels-relaxed.wasm)`);
-    for (let c = 0; c < copies; c++) ex.repack_q4_0_x4(base + c * wBytes, yOff, K / 32, N >> 2);
+    const repack = ex[`repack_${name.slice(0, -3)}_x4`], blk = type === GGMLType.Q4_K ? 256 : 32;
+    if (!repack) throw new Error(`${name}: this kernel module has no X4 kernels for it (use kernels-relaxed.wasm)`);
+    for (let c = 0; c < copies; c++) repack(base + c * wBytes, yOff, K / blk, N >> 2);
   }
   for (let t = 0; t < TP; t++) new Uint8Array(memory.buffer, xOff + t * xqb, xqb).set(xq1);
-  const fn = ex[`mm_${name}`];
+  const fn = ex[kernel ?? `mm_${name}`];
+  if (typeof fn !== 'function') throw new Error(`${spec}: no kernel ${kernel ?? `mm_${name}`} in this module`);
   for (let i = 0; i < 20; i++) fn(base, xOff, yOff, K, N, 0, Math.min(N, 64), 1); // warm-up / tier-up
   for (let i = 0; i < 3; i++) fn(base, xOff, yOff, K, N, 0, Math.min(N, 64), 8);
   // wall time and this process's CPU time (the machine is shared: CPU time excludes waiting for a core)
@@ -65,6 +70,6 @@ for (const name of types) {
   }
   const best = { wall: median(dw), cpu: median(dc) }, bestP = { wall: median(pw), cpu: median(pc) };
   const gbs = (ms) => (wBytes / ms / 1e6).toFixed(1), gops = (ms) => (2 * N * K * TP / ms / 1e6).toFixed(1);
-  console.log(`${name.padEnd(5)} ${N}x${K}: T=1 ${gbs(best.wall)} GB/s wall, ${gbs(best.cpu)} GB/s cpu-time | ` +
+  console.log(`${spec.padEnd(5)} ${N}x${K}: T=1 ${gbs(best.wall)} GB/s wall, ${gbs(best.cpu)} GB/s cpu-time | ` +
     `T=${TP} ${gops(bestP.wall)} GOP/s wall, ${gops(bestP.cpu)} GOP/s cpu-time`);
 }

@@ -312,6 +312,54 @@ test('mm_q4_0_x4 on repacked weights matches the f64 reference (cold and warm, r
   });
 });
 
+// Q8_0 paths (both modules): T = 1 (activation planes in scratch), T > 1 (4-row groups x token tiles
+// with int16 records in scratch, K split into segments when the records of a tile do not fit; rows
+// outside whole groups of the range one token at a time), and prefill shapes without scratch
+const Q8_CASES = [
+  [32, 4, 3, 0, 4], [64, 5, 4, 1, 5], [256, 9, 5, 2, 9], [1536, 8, 8, 0, 8], [1536, 13, 9, 1, 13],
+  [1536, 16, 64, 0, 16], [512, 11, 65, 3, 10], [1536, 6, 12, 4, 6], [8960, 9, 33, 0, 9], [8960, 4, 70, 0, 4],
+  [4096, 7, 1, 0, 7],
+];
+for (const [mod, module] of MODULES) {
+  test(`mm_q8_0 small batches, prefill tiles and K segments match the f64 reference (${mod} module)`, () => {
+    const rand = mulberry32(8808);
+    const w = instantiate({ module });
+    Q8_CASES.forEach(([K, N, T, n0, n1], ci) => checkMM(w, GGMLType.Q8_0, ci % 2 ? 'quantize' : 'random', K, N, T, n0, n1, 0, rand));
+    Q8_CASES.forEach(([K, N, T, n0, n1], ci) => {
+      checkMM(w, GGMLType.Q8_0, ci % 2 ? 'random' : 'quantize', K, N, T, n0, n1, N * T * K > 2e6 ? 2 : 30, rand);
+    });
+    const bare = instantiate({ module, scratch: false });
+    for (const [K, N, T, n0, n1] of [[1536, 16, 64, 0, 16], [8960, 9, 33, 0, 9]]) checkMM(bare, GGMLType.Q8_0, 'random', K, N, T, n0, n1, 0, rand);
+  });
+}
+
+for (const [mod, module] of MODULES) {
+  test(`mm_q8_0: a product does not depend on T, the token tiling or the row range, bit for bit (${mod} module)`, () => {
+    const rand = mulberry32(4444);
+    const w = instantiate({ module });
+    for (const [K, N, T] of [[96, 9, 11], [1536, 13, 70], [8960, 10, 40]]) {
+      w.reset();
+      const wBytes = randomBlocks(GGMLType.Q8_0, N * K, rand);
+      const xq = concatRows(GGMLType.Q8_0, makeActs(T, K, rand), T, K);
+      const pw = w.put(wBytes), px = w.put(xq), py = w.alloc(T * N * 4), p1 = w.alloc(T * N * 4);
+      for (let r = 0; r < 3; r++) w.ex.mm_q8_0(pw, px, py, K, N, 0, N, T);
+      const full = new Float32Array(w.memory.buffer, py, T * N).slice();
+      const rb = rowBytes(GGMLType.Q8_0, K);
+      // token tiles of 1, 3 and 9 tokens (T = 1 decode, small batches, tiles), rows cut at 5
+      for (const tt of [1, 3, 9]) {
+        for (let t0 = 0; t0 < T; t0 += tt) {
+          const tn = Math.min(tt, T - t0);
+          for (const [n0, n1] of [[0, 5], [5, N]]) w.ex.mm_q8_0(pw, px + t0 * rb, p1 + t0 * N * 4, K, N, n0, n1, tn);
+        }
+        const got = new Float32Array(w.memory.buffer, p1, T * N);
+        for (let i = 0; i < T * N; i++) {
+          if (!Object.is(got[i], full[i])) assert.fail(`K=${K} tiles of ${tt}: y[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, whole call ${full[i]}`);
+        }
+      }
+    }
+  });
+}
+
 test('unpack_row_q4_0_x4 gives the ggml rows of a repacked weight back', () => {
   const rand = mulberry32(77);
   const w = instantiate({ module: relaxedModule });

@@ -13,7 +13,7 @@
 // For T > 1 the hot types (Q4_0, Q8_0, F16) process 4 weight rows per token so each activation
 // load and widening is shared by 4 rows; Q4_0 decode pairs 2 rows (2 streams still prefetch well;
 // cpu-kernels.md measured 4 separate row streams as a DRAM-prefetch trap).
-import { h2f, h2f_lo, h2f_hi, hsum, dot8, dotu8, SCRATCH, SCRATCH_BYTES, setScratch } from './common';
+import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, setScratch } from './common';
 
 /** Tokens per tile for T > 1. */
 // @ts-ignore: decorator
@@ -456,69 +456,236 @@ export function mm_q4_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
 }
 
 // ---- Q8_0 x Q8_0 ---------------------------------------------------------------------------------
+// Both operands are loaded widened (v128.load8x8_s: 8 int8 -> i16x8 in one instruction) and
+// multiplied with i32x4.dot_i16x8_s. Relaxed SIMD does not pay for Q8_0 (cpu-kernels.md: signed
+// weights need a sign transfer or a nibble split), so both modules run these kernels.
+//
+// One arithmetic for every path, so a product does not depend on T, on the token tiling or on the
+// row split: per row and token, y = sum over blocks b, left to right in f32 from 0, of
+// f32(S_b) * (d_w * d_x), where S_b is the exact integer block sum and d_w * d_x is the f32
+// product of the weight's f16 bits moved into f32 position (hraw, value * 2^-112) and
+// d_x * 2^112 (dx112: exact power-of-two rescales, one rounding as h2f(w) * h2f(x)); no fused
+// multiply-add.
+// - T = 1 (decode): the activation row is widened once per call into int16 planes in the
+//   per-thread scratch (dot_i16x8_s then reads them as memory operands); one row at a time, 4
+//   blocks per step: the 4 blocks' i32x4 partial sums are reduced together into one vector of S_b
+//   (6 shuffles + 3 adds), converted and scaled at once, then added in block order.
+// - T > 1 (small batches and prefill): groups of 4 rows, one row per lane (structure of q8s in
+//   cpu-kernels-prefill.md, without repacking the weights): per (group, half block) the 4 rows'
+//   16 weights are widened and transposed into 8 vectors of 4 rows x 2 weights kept in registers
+//   for a tile of up to 64 tokens, whose activations were widened once into int16 records in the
+//   per-thread scratch; each product is one load32_splat + one dot_i16x8_s and the per-block
+//   scaling is shared by 4 rows. K is cut into segments whose records fit the scratch; the
+//   accumulators restart from y, so the segment length does not change the sums.
+// - Rows outside whole 4-row groups of the range, or no scratch: one row x one token.
 
+/** d_x * 2^112 of the Q8_0 activation block at q. */
 // @ts-ignore: decorator
-@inline function dot_q8_0(w: usize, x: usize, nb: i32): f32 {
-  let acc = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const wb = w + <usize>i * 34, xb = x + <usize>i * 34;
-    const s = i32x4.add(dot8(v128.load(wb, 2), v128.load(xb, 2)), dot8(v128.load(wb, 18), v128.load(xb, 18)));
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(h2f(wb) * h2f(xb))));
-  }
-  return hsum(acc);
+@inline function dx112(q: usize): f32 { return hraw(q) * P112 * P112; }
+
+/** The f16 scales of 4 consecutive Q8_0 blocks at p as raw f32 bits (value * 2^-112). */
+// @ts-ignore: decorator
+@inline function raw4b(p: usize): v128 {
+  let v = v128.load16_lane(p, i32x4.splat(0), 0);
+  v = v128.load16_lane(p, v, 1, 34);
+  v = v128.load16_lane(p, v, 2, 68);
+  v = v128.load16_lane(p, v, 3, 102);
+  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), i32x4.splat(0x8FFFFFFF));
 }
 
+/** i32x4 partial sums of the Q8_0 weight block at p against the activation block at q. */
 // @ts-ignore: decorator
-@inline function q8row(p: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  const v0 = v128.load(p, 2), v1 = v128.load(p, 18);
+@inline function q8blk(p: usize, q: usize): v128 {
   return i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(v0), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(v0), x1)),
-    i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(v1), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(v1), x3)));
+    i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(p, 2), v128.load8x8_s(q, 2)), i32x4.dot_i16x8_s(v128.load8x8_s(p, 10), v128.load8x8_s(q, 10))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(p, 18), v128.load8x8_s(q, 18)), i32x4.dot_i16x8_s(v128.load8x8_s(p, 26), v128.load8x8_s(q, 26))));
 }
 
+/** [sum(s0), sum(s1), sum(s2), sum(s3)] of 4 i32x4. */
 // @ts-ignore: decorator
-@inline function dot4_q8_0(w: usize, rb: usize, x: usize, nb: i32, yo: usize): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  for (let i = 0; i < nb; i++) {
-    const wb = w + <usize>i * 34, xb = x + <usize>i * 34;
-    const xv0 = v128.load(xb, 2), xv1 = v128.load(xb, 18);
-    const x0 = i16x8.extend_low_i8x16_s(xv0), x1 = i16x8.extend_high_i8x16_s(xv0);
-    const x2 = i16x8.extend_low_i8x16_s(xv1), x3 = i16x8.extend_high_i8x16_s(xv1);
-    const dx = h2f(xb);
-    let p = wb;
-    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(q8row(p, x0, x1, x2, x3)), f32x4.splat(h2f(p) * dx)));
-    p += rb;
-    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(q8row(p, x0, x1, x2, x3)), f32x4.splat(h2f(p) * dx)));
-    p += rb;
-    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(q8row(p, x0, x1, x2, x3)), f32x4.splat(h2f(p) * dx)));
-    p += rb;
-    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(q8row(p, x0, x1, x2, x3)), f32x4.splat(h2f(p) * dx)));
-  }
-  store<f32>(yo, hsum(a0));
-  store<f32>(yo, hsum(a1), 4);
-  store<f32>(yo, hsum(a2), 8);
-  store<f32>(yo, hsum(a3), 12);
+@inline function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const t0 = i32x4.add(i32x4.shuffle(s0, s1, 0, 4, 2, 6), i32x4.shuffle(s0, s1, 1, 5, 3, 7));
+  const t1 = i32x4.add(i32x4.shuffle(s2, s3, 0, 4, 2, 6), i32x4.shuffle(s2, s3, 1, 5, 3, 7));
+  return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
 }
+
+/** One row x one token in the canonical order. */
+function dot_q8_0(w: usize, x: usize, nb: i32): f32 {
+  let acc: f32 = 0;
+  let p = w, q = x;
+  const end4 = w + <usize>(nb & ~3) * 34, end = w + <usize>nb * 34;
+  while (p < end4) {
+    const S = hsum4(q8blk(p, q), q8blk(p + 34, q + 34), q8blk(p + 68, q + 68), q8blk(p + 102, q + 102));
+    const dx = f32x4.mul(f32x4.mul(raw4b(q), f32x4.splat(P112)), f32x4.splat(P112));
+    const f = f32x4.mul(f32x4.convert_i32x4_s(S), f32x4.mul(raw4b(p), dx));
+    acc += f32x4.extract_lane(f, 0);
+    acc += f32x4.extract_lane(f, 1);
+    acc += f32x4.extract_lane(f, 2);
+    acc += f32x4.extract_lane(f, 3);
+    p += 136; q += 136;
+  }
+  while (p < end) {
+    acc += <f32>hsumi(q8blk(p, q)) * (hraw(p) * dx112(q));
+    p += 34; q += 34;
+  }
+  return acc;
+}
+
+/** Widen the activation row xq (nb Q8_0 blocks) into int16 planes (64 B per block) and dx112 (f32 per block at dxs). */
+function q8_0_planes(xq: usize, nb: i32, planes: usize, dxs: usize): void {
+  for (let b = 0; b < nb; b++) {
+    const q = xq + <usize>b * 34, r = planes + (<usize>b << 6);
+    v128.store(r, v128.load8x8_s(q, 2));
+    v128.store(r, v128.load8x8_s(q, 10), 16);
+    v128.store(r, v128.load8x8_s(q, 18), 32);
+    v128.store(r, v128.load8x8_s(q, 26), 48);
+    store<f32>(dxs + (<usize>b << 2), dx112(q));
+  }
+}
+
+/** i32x4 partial sums of the Q8_0 weight block at p against the int16 plane record r. */
+// @ts-ignore: decorator
+@inline function q8plane(p: usize, r: usize): v128 {
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(p, 2), v128.load(r)), i32x4.dot_i16x8_s(v128.load8x8_s(p, 10), v128.load(r, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(p, 18), v128.load(r, 32)), i32x4.dot_i16x8_s(v128.load8x8_s(p, 26), v128.load(r, 48))));
+}
+
+/** One row x one token over widened planes (same arithmetic as dot_q8_0), one block per step. */
+function dotp_q8_0(w: usize, planes: usize, dxs: usize, nb: i32): f32 {
+  let acc: f32 = 0;
+  let p = w, r = planes, d = dxs;
+  const end = w + <usize>nb * 34;
+  while (p < end) {
+    acc += <f32>hsumi(q8plane(p, r)) * (hraw(p) * load<f32>(d));
+    p += 34; r += 64; d += 4;
+  }
+  return acc;
+}
+
+/** 4x4 transpose steps of i32 lanes: lane r of result j = lane j of a_r. */
+// @ts-ignore: decorator
+@inline function tr0(a0: v128, a1: v128): v128 { return i32x4.shuffle(a0, a1, 0, 4, 1, 5); }
+// @ts-ignore: decorator
+@inline function tr1(a0: v128, a1: v128): v128 { return i32x4.shuffle(a0, a1, 2, 6, 3, 7); }
+// @ts-ignore: decorator
+@inline function trLo(t0: v128, t1: v128): v128 { return i32x4.shuffle(t0, t1, 0, 1, 4, 5); }
+// @ts-ignore: decorator
+@inline function trHi(t0: v128, t1: v128): v128 { return i32x4.shuffle(t0, t1, 2, 3, 6, 7); }
+
+/** Most tokens per Q8_0 tile. */
+// @ts-ignore: decorator
+@inline const Q8_TT: i32 = 64;
+
+/**
+ * Half block h (weights 16h..16h+15) of the 4 rows at p (stride rb) x tokens [0, tn): int16
+ * activation records rec + 64t (+ 32h); i32x4 partials in part (h = 0: stored; h = 1: added, then
+ * scaled by dw4 * d_x(t) (dxs + 4t) and added to the f32x4 accumulators acc + 16t).
+ */
+// @ts-ignore: decorator
+@inline function q8half(p: usize, rb: usize, h: usize, rec: usize, dxs: usize, part: usize, acc: usize, tn: i32, dw4: v128): void {
+  const o: usize = 2 + (h << 4);
+  const v0 = v128.load(p + o), v1 = v128.load(p + rb + o), v2 = v128.load(p + 2 * rb + o), v3 = v128.load(p + 3 * rb + o);
+  const l0 = i16x8.extend_low_i8x16_s(v0), l1 = i16x8.extend_low_i8x16_s(v1);
+  const l2 = i16x8.extend_low_i8x16_s(v2), l3 = i16x8.extend_low_i8x16_s(v3);
+  let ta = tr0(l0, l1), tb = tr0(l2, l3);
+  const P0 = trLo(ta, tb), P1 = trHi(ta, tb);
+  ta = tr1(l0, l1); tb = tr1(l2, l3);
+  const P2 = trLo(ta, tb), P3 = trHi(ta, tb);
+  const h0 = i16x8.extend_high_i8x16_s(v0), h1 = i16x8.extend_high_i8x16_s(v1);
+  const h2 = i16x8.extend_high_i8x16_s(v2), h3 = i16x8.extend_high_i8x16_s(v3);
+  ta = tr0(h0, h1); tb = tr0(h2, h3);
+  const P4 = trLo(ta, tb), P5 = trHi(ta, tb);
+  ta = tr1(h0, h1); tb = tr1(h2, h3);
+  const P6 = trLo(ta, tb), P7 = trHi(ta, tb);
+  let x = rec + (h << 5), s = part, a = acc, d = dxs;
+  const end = part + (<usize>tn << 4);
+  while (s < end) {
+    let r = i32x4.dot_i16x8_s(P0, v128.load32_splat(x));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P1, v128.load32_splat(x, 4)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P2, v128.load32_splat(x, 8)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P3, v128.load32_splat(x, 12)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P4, v128.load32_splat(x, 16)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P5, v128.load32_splat(x, 20)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P6, v128.load32_splat(x, 24)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P7, v128.load32_splat(x, 28)));
+    if (h == 0) {
+      v128.store(s, r);
+    } else {
+      r = i32x4.add(v128.load(s), r);
+      v128.store(a, f32x4.add(v128.load(a), f32x4.mul(f32x4.convert_i32x4_s(r), f32x4.mul(dw4, f32x4.splat(load<f32>(d))))));
+    }
+    x += 64; s += 16; a += 16; d += 4;
+  }
+}
+
+/** Full 4-row groups [ga, gb) x T tokens (see the top of this section). */
+function tiles_q8_0(w: usize, xq: usize, y: usize, K: i32, N: i32, ga: i32, gb: i32, T: i32): void {
+  const nb = K >> 5;
+  const rb = <usize>nb * 34;
+  const acc = SCRATCH, part = SCRATCH + (<usize>Q8_TT << 4), dxs = part + (<usize>Q8_TT << 4);
+  for (let t0 = 0; t0 < T; t0 += Q8_TT) {
+    const tn = min(Q8_TT, T - t0);
+    // blocks per segment: the segment's records (64 B + 4 B per token and block) fill the scratch
+    const S = min(nb, max(1, <i32>((<usize>SCRATCH_BYTES - (<usize>Q8_TT << 5)) / (<usize>tn * 68))));
+    const recs = dxs + <usize>S * <usize>tn * 4;
+    const x0 = xq + <usize>t0 * rb;
+    for (let b0 = 0; b0 < nb; b0 += S) {
+      const b1 = min(nb, b0 + S);
+      // int16 records of the segment, block-major: record (b, t) at recs + ((b - b0) * tn + t) * 64
+      for (let b = b0; b < b1; b++) {
+        const i0 = <usize>(b - b0) * <usize>tn;
+        for (let t = 0; t < tn; t++) {
+          const q = x0 + <usize>t * rb + <usize>b * 34, r = recs + ((i0 + <usize>t) << 6);
+          v128.store(r, v128.load8x8_s(q, 2));
+          v128.store(r, v128.load8x8_s(q, 10), 16);
+          v128.store(r, v128.load8x8_s(q, 18), 32);
+          v128.store(r, v128.load8x8_s(q, 26), 48);
+          store<f32>(dxs + ((i0 + <usize>t) << 2), dx112(q));
+        }
+      }
+      for (let g = ga; g < gb; g++) {
+        const n = g << 2;
+        for (let t = 0; t < tn; t++) {
+          v128.store(acc + (<usize>t << 4), b0 == 0 ? f32x4.splat(0) : v128.load(yAt(y, t0 + t, N, n)));
+        }
+        const pg = w + <usize>n * rb;
+        for (let b = b0; b < b1; b++) {
+          const p = pg + <usize>b * 34;
+          const dw4 = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(hraw(p)),
+            1, hraw(p + rb)), 2, hraw(p + 2 * rb)), 3, hraw(p + 3 * rb));
+          const i0 = <usize>(b - b0) * <usize>tn;
+          const rec = recs + (i0 << 6), d = dxs + (i0 << 2);
+          q8half(p, rb, 0, rec, d, part, acc, tn, dw4);
+          q8half(p, rb, 1, rec, d, part, acc, tn, dw4);
+        }
+        for (let t = 0; t < tn; t++) v128.store(yAt(y, t0 + t, N, n), v128.load(acc + (<usize>t << 4)));
+      }
+    }
+  }
+}
+
+/** Scratch bytes a Q8_0 tile needs at least (accumulators, partials, one block of records). */
+// @ts-ignore: decorator
+@inline const Q8_MIN_SCRATCH: i32 = (Q8_TT << 5) + Q8_TT * 68;
 
 export function mm_q8_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
   const nb = K >> 5;
   const rb = <usize>nb * 34, xb = rb;
-  if (T == 1) {
-    for (let n = n0; n < n1; n++) store<f32>(yAt(y, 0, N, n), dot_q8_0(w + <usize>n * rb, xq, nb));
+  const ga = (n0 + 3) >> 2, gb = n1 >> 2;
+  if (T == 1 && SCRATCH != 0 && <usize>nb * 68 <= <usize>SCRATCH_BYTES) {
+    const dxs = SCRATCH + (<usize>nb << 6);
+    q8_0_planes(xq, nb, SCRATCH, dxs);
+    for (let n = n0; n < n1; n++) store<f32>(yAt(y, 0, N, n), dotp_q8_0(w + <usize>n * rb, SCRATCH, dxs, nb));
     return;
   }
-  for (let t0 = 0; t0 < T; t0 += TT) {
-    const t1 = min(T, t0 + TT);
-    let n = n0;
-    for (; n + 4 <= n1; n += 4) {
-      const wr = w + <usize>n * rb;
-      for (let t = t0; t < t1; t++) dot4_q8_0(wr, rb, xq + <usize>t * xb, nb, yAt(y, t, N, n));
-    }
-    for (; n < n1; n++) {
-      const wr = w + <usize>n * rb;
-      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q8_0(wr, xq + <usize>t * xb, nb));
-    }
+  const tiled = T > 1 && SCRATCH != 0 && SCRATCH_BYTES >= Q8_MIN_SCRATCH && ga < gb;
+  for (let n = n0; n < n1; n++) {
+    if (tiled && n == (ga << 2)) { n = (gb << 2) - 1; continue; }
+    const wr = w + <usize>n * rb;
+    for (let t = 0; t < T; t++) store<f32>(yAt(y, t, N, n), dot_q8_0(wr, xq + <usize>t * xb, nb));
   }
+  if (tiled) tiles_q8_0(w, xq, y, K, N, ga, gb, T);
 }
 
 // ---- IQ4_NL x Q8_0: 4-bit indices into the kvalues_iq4nl codebook (pshufb lookup) ---------------
