@@ -161,16 +161,17 @@ row('matmul Q4_K on views',
   },
   (got, want, d, what) => close(got, want, (i) => 1e-5 * (Math.abs(want[i]) + 1) * 8, what));
 
-// a Q4_0 matrix used both ways (tied embedding / output): getRows on the repacked layout (ids in
-// full groups and in the 3-row tail), then a matmul with the same weight
-row('getRows + matmul on one Q4_0 weight (tied embedding)',
+// a Q4_0 / Q4_K matrix used both ways (tied embedding / output): getRows on the repacked layout (ids
+// in full groups and in the 3-row tail), then a matmul with the same weight
+for (const WT of [GGMLType.Q4_0, GGMLType.Q4_K]) {
+row(`getRows + matmul on one ${typeName(WT)} weight (tied embedding)`,
   (rand) => {
     const V = 11, D = 256, T = 3;
-    const tb = randomBlocks(GGMLType.Q4_0, V * D, rand);
+    const tb = randomBlocks(WT, V * D, rand);
     return { V, D, T, tb, ids: Int32Array.from([0, 3, 4, 7, 8, 10, 9, 5]), x: randF32(rand, T * D) };
   },
   (be, d) => {
-    const t = weight(be, 'token_embd.weight', GGMLType.Q4_0, [d.V, d.D], d.tb), o = f32(be, [d.ids.length, d.D]);
+    const t = weight(be, 'token_embd.weight', WT, [d.V, d.D], d.tb), o = f32(be, [d.ids.length, d.D]);
     const x = f32(be, [d.T, d.D], d.x), y = f32(be, [d.T, d.V]);
     be.getRows(o, t, d.ids);
     be.matmul(y, x, t);
@@ -181,9 +182,10 @@ row('getRows + matmul on one Q4_0 weight (tied embedding)',
   (got, want, d, what) => {
     const nr = d.ids.length * d.D;
     close(got.subarray(0, nr), want.subarray(0, nr), rel(want.subarray(0, nr), 1e-6), `${what} getRows`);
-    const wf = dequantize(GGMLType.Q4_0, d.tb, d.V * d.D);
+    const wf = dequantize(WT, d.tb, d.V * d.D);
     matmulCheck(got.subarray(nr), want.subarray(nr), { N: d.V, K: d.D, T: d.T, wf, x: d.x }, `${what} matmul`);
   });
+}
 
 // MoE experts: views of whole expert matrices of a 3-D Q4_0 weight (repacked when F % 4 == 0)
 for (const F of [8, 6]) {

@@ -233,11 +233,21 @@ function checkMM(w, type, src, K, N, T, n0, n1, warm, rand, x4 = false) {
   const { ref, mag } = reference(type, wBytes, xq, K, N, T);
   w.reset();
   const pw = w.put(wBytes), px = w.put(xq), py = w.alloc(T * N * 4);
-  if (x4) {
+  if (x4 && type === GGMLType.Q4_0) {
     // repack in wasm, check the bytes against the JS model of the layout
     w.ex.repack_q4_0_x4(pw, w.alloc(4 * rowBytes(type, K)), K / 32, N >> 2);
     const want = repackX4(wBytes, N, K), got = w.bytes(pw, wBytes.length);
     for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) assert.fail(`repack_q4_0_x4 K=${K} N=${N}: byte ${i} is ${got[i]}, expected ${want[i]}`);
+  } else if (x4) {
+    // Q4_K: repack in wasm, then every row of every group must unpack to its ggml bytes
+    const rb = rowBytes(type, K);
+    w.ex.repack_q4_k_x4(pw, w.alloc(4 * rb), K / 256, N >> 2);
+    const pr = w.alloc(rb);
+    for (let r = 0; r < (N & ~3); r++) {
+      w.ex.unpack_row_q4_k_x4(pw + (r >> 2) * 4 * rb, r & 3, pr, K / 256);
+      const got = w.bytes(pr, rb), want = wBytes.subarray(r * rb, (r + 1) * rb);
+      for (let i = 0; i < rb; i++) if (got[i] !== want[i]) assert.fail(`unpack_row_q4_k_x4 K=${K} N=${N} row ${r}: byte ${i} is ${got[i]}, expected ${want[i]}`);
+    }
   }
   const name = mmName(type) + (x4 ? '_x4' : '');
   const fn = w.ex[name];
@@ -333,6 +343,26 @@ for (const [mod, module] of MODULES) {
   });
 }
 
+test('mm_q4_0_x4: prefill tiles equal decode bit for bit', () => {
+  const rand = mulberry32(4343);
+  const w = instantiate({ module: relaxedModule });
+  for (const [K, N, T] of [[256, 13, 9], [1536, 24, 70], [8960, 9, 30]]) {
+    w.reset();
+    const wBytes = randomBlocks(GGMLType.Q4_0, N * K, rand);
+    const xq = concatRows(GGMLType.Q8_0, makeActs(T, K, rand), T, K);
+    const pw = w.put(wBytes), px = w.put(xq), py = w.alloc(T * N * 4), p1 = w.alloc(N * 4);
+    w.ex.repack_q4_0_x4(pw, w.alloc(4 * rowBytes(GGMLType.Q4_0, K)), K / 32, N >> 2);
+    for (let r = 0; r < 3; r++) w.ex.mm_q4_0_x4(pw, px, py, K, N, 0, N, T);
+    const tiled = new Float32Array(w.memory.buffer, py, T * N).slice();
+    const rb = rowBytes(GGMLType.Q8_0, K);
+    for (let t = 0; t < T; t++) {
+      w.ex.mm_q4_0_x4(pw, px + t * rb, p1, K, N, 0, N, 1);
+      const one = new Float32Array(w.memory.buffer, p1, N);
+      for (let n = 0; n < N; n++) assert.equal(Object.is(tiled[t * N + n], one[n]) || tiled[t * N + n] === one[n], true, `K=${K} T=${T} token ${t} row ${n}: ${tiled[t * N + n]} vs ${one[n]}`);
+    }
+  }
+});
+
 for (const [mod, module] of MODULES) {
   test(`mm_q8_0: a product does not depend on T, the token tiling or the row range, bit for bit (${mod} module)`, () => {
     const rand = mulberry32(4444);
@@ -359,6 +389,39 @@ for (const [mod, module] of MODULES) {
     }
   });
 }
+
+// Q4_K over its repacked X4 layout (relaxed module): tails, cut groups, decode, tiles; and the
+// tiles equal decode bit for bit
+const Q4K_X4_CASES = [
+  [256, 4, 1, 0, 4], [256, 5, 1, 0, 5], [512, 7, 3, 1, 7], [256, 6, 2, 0, 6], [1536, 64, 1, 16, 48],
+  [1536, 17, 9, 3, 17], [2048, 13, 70, 0, 13], [8960, 9, 1, 0, 9], [8960, 10, 33, 0, 10],
+];
+test('mm_q4_k_x4 on repacked weights matches the f64 reference (cold and warm, relaxed module)', () => {
+  const rand = mulberry32(4545);
+  const w = instantiate({ module: relaxedModule });
+  Q4K_X4_CASES.forEach(([K, N, T, n0, n1], ci) => {
+    for (const src of ci < 4 ? ['quantize', 'random', 'tiny'] : [ci % 2 ? 'quantize' : 'random']) checkMM(w, GGMLType.Q4_K, src, K, N, T, n0, n1, 0, rand, true);
+  });
+  Q4K_X4_CASES.forEach(([K, N, T, n0, n1], ci) => {
+    checkMM(w, GGMLType.Q4_K, ci % 2 ? 'random' : 'quantize', K, N, T, n0, n1, N * T * K > 2e6 ? 2 : 30, rand, true);
+  });
+  // T = 1 per token equals the tiled call bit for bit
+  for (const [K, N, T] of [[512, 9, 11], [2048, 12, 70]]) {
+    w.reset();
+    const rb = rowBytes(GGMLType.Q4_K, K), xb = rowBytes(GGMLType.Q8_K, K);
+    const pw = w.put(randomBlocks(GGMLType.Q4_K, N * K, rand));
+    const px = w.put(concatRows(GGMLType.Q8_K, makeActs(T, K, rand), T, K));
+    w.ex.repack_q4_k_x4(pw, w.alloc(4 * rb), K / 256, N >> 2);
+    const py = w.alloc(T * N * 4), p1 = w.alloc(N * 4);
+    w.ex.mm_q4_k_x4(pw, px, py, K, N, 0, N, T);
+    const tiled = new Float32Array(w.memory.buffer, py, T * N).slice();
+    for (let t = 0; t < T; t++) {
+      w.ex.mm_q4_k_x4(pw, px + t * xb, p1, K, N, 0, N, 1);
+      const one = new Float32Array(w.memory.buffer, p1, N);
+      for (let n = 0; n < N; n++) if (!Object.is(tiled[t * N + n], one[n])) assert.fail(`K=${K} token ${t} row ${n}: ${tiled[t * N + n]} vs ${one[n]}`);
+    }
+  }
+});
 
 test('unpack_row_q4_0_x4 gives the ggml rows of a repacked weight back', () => {
   const rand = mulberry32(77);

@@ -2,8 +2,8 @@
  * WebAssembly CPU backend: kernels on shared memories, run by the leader thread plus spinning
  * helper workers (pool.ts).
  *
- * Kernel module: build/wasm/kernels-relaxed.wasm (relaxed SIMD: Q4_0 weights are repacked at load
- * into the X4 layout of as/matmul_x4.ts and multiplied with i16x8.relaxed_dot_i8x16_i7x16_s) when
+ * Kernel module: build/wasm/kernels-relaxed.wasm (relaxed SIMD: Q4_0 and Q4_K weights are repacked at
+ * load into the X4 layouts of as/matmul_x4.ts and multiplied with i16x8.relaxed_dot_i8x16_i7x16_s) when
  * the engine compiles it, else build/wasm/kernels.wasm (SIMD128 only, ggml block layout).
  * DEEPCARD_SIMD=plain or `simd: 'plain'` forces the SIMD128 module.
  *
@@ -157,13 +157,18 @@ export class WasmBackend implements Backend {
     this.pool = new ThreadPool({ threads, module, spinMs: opts.spinMs ?? 4 });
     const a0 = this.openArena();
     for (const t of SUPPORTED_WEIGHT_TYPES) if (a0.kernels.fns.has(mmName(t))) this.mmTypes.add(t);
-    this.repackQ4 = a0.kernels.fns.has('repack_q4_0_x4') && a0.kernels.fns.has(mmName(GGMLType.Q4_0 | X4_KIND));
+    for (const t of [GGMLType.Q4_0, GGMLType.Q4_K]) {
+      const lower = typeName(t).toLowerCase();
+      if (a0.kernels.fns.has(`repack_${lower}_x4`) && a0.kernels.fns.has(`unpack_row_${lower}_x4`) && a0.kernels.fns.has(mmName(t | X4_KIND))) {
+        this.x4Types.set(t, { repack: `repack_${lower}_x4`, unpack: `unpack_row_${lower}_x4`, blk: t === GGMLType.Q4_0 ? 32 : 256 });
+      }
+    }
   }
 
-  /** Whether Q4_0 weights are repacked into the X4 layout (the relaxed-SIMD module is loaded). */
-  private readonly repackQ4: boolean;
-  /** 'relaxed' when the relaxed-SIMD kernel module (with repacked Q4_0 weights) is in use, else 'plain'. */
-  get simd(): 'relaxed' | 'plain' { return this.repackQ4 ? 'relaxed' : 'plain'; }
+  /** Weight types repacked at load into their X4 layout (as/matmul_x4.ts; the relaxed-SIMD module is loaded). */
+  private readonly x4Types = new Map<GGMLType, { repack: string; unpack: string; blk: number }>();
+  /** 'relaxed' when the relaxed-SIMD kernel module (with repacked Q4_0 / Q4_K weights) is in use, else 'plain'. */
+  get simd(): 'relaxed' | 'plain' { return this.x4Types.size > 0 ? 'relaxed' : 'plain'; }
 
   /** Internals handed to the MLA / MoE ops of mla-ops.ts. */
   private readonly ctx: mla.OpsContext = (() => {
@@ -281,13 +286,13 @@ export class WasmBackend implements Backend {
       throw e;
     }
     const t = new WasmTensor(this.id, name, type, [...shape], size, arena, ptr, bytes, null);
-    if (this.repackQ4 && type === GGMLType.Q4_0) this.repackX4(t);
+    if (this.x4Types.has(type)) this.repackX4(t);
     if (arena === 0) this.weights0.add(t);
     return t;
   }
 
   /**
-   * Repack a Q4_0 weight in place into the X4 layout (as/matmul_x4.ts): consecutive groups of 4
+   * Repack a Q4_0 / Q4_K weight in place into its X4 layout (as/matmul_x4.ts): consecutive groups of 4
    * rows interleaved, the last rows % 4 rows left in ggml layout. 3-D weights (experts, heads) are
    * repacked only when each matrix has a multiple of 4 rows, so views of whole matrices stay valid.
    */
@@ -297,9 +302,10 @@ export class WasmBackend implements Backend {
     const rb = rowBytes(t.type, K);
     const tmp = this.scratch(t.arena, 'repack', 4 * rb);
     // groups per call bounded so one call stays short (no long first call in the baseline tier)
-    const f = this.pool.runner.fn(t.arena, 'repack_q4_0_x4');
+    const x = this.x4Types.get(t.type)!;
+    const f = this.pool.runner.fn(t.arena, x.repack);
     const G = R >> 2, step = Math.max(1, Math.floor((1 << 20) / (4 * rb)));
-    for (let g = 0; g < G; g += step) f(t.ptr + g * 4 * rb, tmp, K / 32, Math.min(step, G - g));
+    for (let g = 0; g < G; g += step) f(t.ptr + g * 4 * rb, tmp, K / x.blk, Math.min(step, G - g));
     t.x4 = true;
   }
 
@@ -429,7 +435,8 @@ export class WasmBackend implements Backend {
         const r = this.x4Row(tb, id);
         const rowq = this.scratch(tb.arena, 'rowq', align(rb) + D * 4);
         const root = tb.root ?? tb;
-        this.pool.runner.fn(tb.arena, 'unpack_row_q4_0_x4')(root.ptr + (r >> 2) * 4 * rb, r & 3, rowq, D / 32);
+        const x = this.x4Types.get(tb.type)!;
+        this.pool.runner.fn(tb.arena, x.unpack)(root.ptr + (r >> 2) * 4 * rb, r & 3, rowq, D / x.blk);
         const tmp = tb.arena === 0 ? dst : rowq + align(rb);
         this.pool.runner.fn(tb.arena, kname)(rowq, tmp, D);
         if (tb.arena !== 0) this.copyBytes(0, dst, tb.arena, tmp, D * 4);

@@ -73,6 +73,80 @@ import { h2f, hsum, hsumi, dot8, dotu8 } from './common';
   return i32x4.add(mulsc(s1, sc1), mulsc(s2, sc2));
 }
 
+/** Scaled integer sums (i32x4 partials) of the Q4_K block at wb against the Q8_K qs at xq (SIMD128). */
+// @ts-ignore: decorator
+@inline function q4kIsum(wb: usize, xq: usize): v128 {
+  // 6-bit scales 0..3 in the bytes of sA, 4..7 in sB (get_scale_min_k4 on 32-bit words)
+  const a0 = load<u32>(wb, 4), a2 = load<u32>(wb, 12);
+  const sA = a0 & 0x3f3f3f3f;
+  const sB = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
+  const q = wb + 16;
+  const sc = <u64>sA | (<u64>sB << 32);
+  let isum = i32x4.splat(0);
+  for (let c = 0; c < 4; c++) {
+    const sh = <u64>c << 4;
+    isum = i32x4.add(isum, q4kChunk(q + (<usize>c << 5), xq + (<usize>c << 6), <i32>((sc >> sh) & 0xff), <i32>((sc >> (sh + 8)) & 0xff)));
+  }
+  return isum;
+}
+
+// Relaxed-SIMD Q4_K (kernels-relaxed.wasm only; ASC_FEATURE_RELAXED_SIMD is a compile-time
+// constant, so the plain module keeps the SIMD128 kernel above): the unsigned nibbles (0..15, a
+// valid 7-bit operand, so the result is the same on every platform) go straight into
+// i16x8.relaxed_dot_i8x16_i7x16_s against the signed Q8_K bytes, two products per 32-element
+// sub-block added in i16 (|lane| <= 2 * 2 * 127 * 15 = 7620), then one i32x4.dot_i16x8_s with the
+// sub-block's 6-bit scale splatted to i16 lanes widens and scales at once (|lane| <= 960120).
+// Exact integers as ggml. With the relaxed module this kernel only serves the rows that stay in
+// ggml layout (tail rows of repacked weights, 3-D weights whose matrices are not whole groups).
+
+/** The 8 6-bit sub-block scales of the Q4_K block at wb as i16x8 lanes (get_scale_min_k4). */
+// @ts-ignore: decorator
+@inline function q4kScales16(wb: usize): v128 {
+  const a0 = load<u32>(wb, 4), a2 = load<u32>(wb, 12);
+  const sA = a0 & 0x3f3f3f3f;
+  const sB = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
+  return i16x8.extend_low_i8x16_u(i64x2.splat(<i64>(<u64>sA | (<u64>sB << 32))));
+}
+
+/** Lanes 2c and 2c + 1 of i16x8 v splatted (lane indices must be literals, hence one per c). */
+// @ts-ignore: decorator
+@inline function splA(v: v128, c: i32): v128 {
+  if (c == 0) return i8x16.shuffle(v, v, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
+  if (c == 1) return i8x16.shuffle(v, v, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5);
+  if (c == 2) return i8x16.shuffle(v, v, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9);
+  return i8x16.shuffle(v, v, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13);
+}
+// @ts-ignore: decorator
+@inline function splB(v: v128, c: i32): v128 {
+  if (c == 0) return i8x16.shuffle(v, v, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+  if (c == 1) return i8x16.shuffle(v, v, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7);
+  if (c == 2) return i8x16.shuffle(v, v, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11);
+  return i8x16.shuffle(v, v, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15);
+}
+
+/** Scaled i32x4 sums of chunk c (nibble vectors l0, l1 = sub-block 2c, h0, h1 = 2c + 1) against x at xq. */
+// @ts-ignore: decorator
+@inline function q4kChunkR(l0: v128, l1: v128, h0: v128, h1: v128, xq: usize, sc1: v128, sc2: v128): v128 {
+  const lo = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq), l0), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 16), l1));
+  const hi = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 32), h0), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xq, 48), h1));
+  return i32x4.add(i32x4.dot_i16x8_s(lo, sc1), i32x4.dot_i16x8_s(hi, sc2));
+}
+
+// @ts-ignore: decorator
+@inline function q4kIsumR(wb: usize, xq: usize, sv: v128): v128 {
+  const m = i8x16.splat(0x0f);
+  const q = wb + 16;
+  return i32x4.add(i32x4.add(q4kChunkC(q, xq, sv, m, 0), q4kChunkC(q, xq, sv, m, 1)),
+                   i32x4.add(q4kChunkC(q, xq, sv, m, 2), q4kChunkC(q, xq, sv, m, 3)));
+}
+
+// @ts-ignore: decorator
+@inline function q4kChunkC(q: usize, xq: usize, sv: v128, m: v128, c: i32): v128 {
+  const v0 = v128.load(q + (<usize>c << 5)), v1 = v128.load(q + (<usize>c << 5), 16);
+  return q4kChunkR(v128.and(v0, m), v128.and(v1, m), i8x16.shr_u(v0, 4), i8x16.shr_u(v1, 4),
+    xq + (<usize>c << 6), splA(sv, c), splB(sv, c));
+}
+
 // @ts-ignore: decorator
 @inline function dot_q4_k(w: usize, x: usize, nb: i32): f32 {
   let acc = f32x4.splat(0);
@@ -80,17 +154,7 @@ import { h2f, hsum, hsumi, dot8, dotu8 } from './common';
   for (let i = 0; i < nb; i++) {
     const wb = w + <usize>i * 144, xb = x + <usize>i * 292;
     const dy = load<f32>(xb);
-    // 6-bit scales 0..3 in the bytes of sA, 4..7 in sB (get_scale_min_k4 on 32-bit words)
-    const a0 = load<u32>(wb, 4), a2 = load<u32>(wb, 12);
-    const sA = a0 & 0x3f3f3f3f;
-    const sB = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
-    const q = wb + 16, xq = xb + 4;
-    const sc = <u64>sA | (<u64>sB << 32);
-    let isum = i32x4.splat(0);
-    for (let c = 0; c < 4; c++) {
-      const sh = <u64>c << 4;
-      isum = i32x4.add(isum, q4kChunk(q + (<usize>c << 5), xq + (<usize>c << 6), <i32>((sc >> sh) & 0xff), <i32>((sc >> (sh + 8)) & 0xff)));
-    }
+    const isum = ASC_FEATURE_RELAXED_SIMD ? q4kIsumR(wb, xb + 4, q4kScales16(wb)) : q4kIsum(wb, xb + 4);
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(dy * h2f(wb))));
     macc += dy * h2f(wb + 2) * <f32>minSum(kMins(wb + 4), xb + 260);
   }

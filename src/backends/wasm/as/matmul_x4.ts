@@ -21,7 +21,8 @@
 // Activations are ggml Q8_0 blocks (34 bytes: f16 d, 32 x int8) as quant_q8_0 writes them. Per
 // call each thread derives a compact record per (token, block) in its scratch: f32 d_x * 2^112
 // (the f16 weight scales are converted without the 2^112 rescale, see h2fraw4) and i32 8*sum(x).
-import { SCRATCH, SCRATCH_BYTES, hsumi } from './common';
+import { SCRATCH, SCRATCH_BYTES, hsumi, h2f4 } from './common';
+import { mm_q4_k } from './matmul_k';
 
 // @ts-ignore: decorator
 @inline const P112: f32 = reinterpret<f32>(0x77800000); // 2^112
@@ -180,6 +181,17 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   }
 }
 
+/** Scatter n 4-byte words of one ggml row (src) into lane r of n X4 vectors at dst. */
+// @ts-ignore: decorator
+@inline function toLanes(dst: usize, src: usize, r: usize, n: i32): void {
+  for (let k = 0; k < n; k++) store<u32>(dst + (<usize>k << 4) + (r << 2), load<u32>(src + (<usize>k << 2)));
+}
+/** Gather lane l of n X4 vectors at src into n 4-byte words of one ggml row at dst. */
+// @ts-ignore: decorator
+@inline function fromLanes(dst: usize, src: usize, l: usize, n: i32): void {
+  for (let k = 0; k < n; k++) store<u32>(dst + (<usize>k << 2), load<u32>(src + (<usize>k << 4) + (l << 2)));
+}
+
 /**
  * Repack `groups` consecutive groups of 4 ggml Q4_0 rows (nb blocks each) at w into X4, in place;
  * tmp: 4 * 18 * nb bytes of scratch.
@@ -194,7 +206,7 @@ export function repack_q4_0_x4(w: usize, tmp: usize, nb: i32, groups: i32): void
       for (let r = 0; r < 4; r++) {
         const src = s + <usize>r * rb;
         store<u16>(o + (<usize>r << 1), load<u16>(src));
-        for (let k = 0; k < 4; k++) store<u32>(o + 8 + (<usize>k << 4) + (<usize>r << 2), load<u32>(src + 2 + (<usize>k << 2)));
+        toLanes(o + 8, src + 2, <usize>r, 4);
       }
     }
   }
@@ -206,6 +218,262 @@ export function unpack_row_q4_0_x4(g: usize, lane: i32, dst: usize, nb: i32): vo
   for (let b = 0; b < nb; b++) {
     const o = g + <usize>b * XB, d = dst + <usize>b * 18;
     store<u16>(d, load<u16>(o + (l << 1)));
-    for (let k = 0; k < 4; k++) store<u32>(d + 2 + (<usize>k << 2), load<u32>(o + 8 + (<usize>k << 4) + (l << 2)));
+    fromLanes(d + 2, o + 8, l, 4);
+  }
+}
+
+// Relaxed-SIMD Q4_K over a repacked "X4" layout (build/wasm/kernels-relaxed.wasm only), the Q4_K
+// counterpart of matmul_x4.ts. One [N, K] Q4_K matrix keeps its byte count: rows in groups of 4, and
+// group g (the bytes of its 4 ggml rows) holds nb super-blocks of 576 bytes:
+//   [0, 8)     the 4 rows' f16 d; [8, 16) the 4 rows' f16 dmin
+//   [16, 48)   the low 4 bits of the 64 6-bit values: byte i = scale value i | min value i << 4,
+//              where value 4j + r is sub-block j of row r (j = 0..7)
+//   [48, 64)   their top 2 bits: byte i = scale i | scale 16+i << 2 | min i << 4 | min 16+i << 6
+//   [64, 576)  32 vectors; vector v = [row0 qs[4v..4v+3] | row1 .. | row2 .. | row3 ..]
+// The N % 4 rows after the last full group stay in ggml layout (mm_q4_k).
+// Products: vector 8c+k against the splat of activation bytes 64c+4k.. (low nibbles, sub-block 2c)
+// and 64c+32+4k.. (high nibbles, sub-block 2c+1) gives row r's partial sums in i16 lanes 2r, 2r+1
+// (i16x8.relaxed_dot_i8x16_i7x16_s, nibble 0..15 as the 7-bit operand, |lane| <= 8 * 2 * 128 * 15);
+// one i32x4.dot_i16x8_s with the rows' scales of that sub-block widens and scales, so lane r is
+// row r: isum = sum_j sc(r, j) * dot(r, j), msum = sum_j m(r, j) * (bsums[2j] + bsums[2j+1]) (exact
+// integers as ggml). Per row and token: y = sum over super-blocks, in order, of
+// f32(isum) * (d * d_y) into one f32 accumulator and f32(msum) * (dmin * d_y) into another
+// (no fused multiply-add), then their difference: decode and prefill tiles compute exactly this.
+
+// @ts-ignore: decorator
+@inline const KB: usize = 576;
+
+/** i16x8 of the scales of sub-block j for the 4 rows (lanes 2r, 2r+1 = row r). */
+// @ts-ignore: decorator
+@inline function scJ(sA: v128, sB: v128, j: i32): v128 {
+  const z = i32x4.splat(0);
+  if (j == 0) return i8x16.shuffle(sA, z, 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
+  if (j == 1) return i8x16.shuffle(sA, z, 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
+  if (j == 2) return i8x16.shuffle(sA, z, 8, 16, 8, 16, 9, 16, 9, 16, 10, 16, 10, 16, 11, 16, 11, 16);
+  if (j == 3) return i8x16.shuffle(sA, z, 12, 16, 12, 16, 13, 16, 13, 16, 14, 16, 14, 16, 15, 16, 15, 16);
+  if (j == 4) return i8x16.shuffle(sB, z, 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
+  if (j == 5) return i8x16.shuffle(sB, z, 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
+  if (j == 6) return i8x16.shuffle(sB, z, 8, 16, 8, 16, 9, 16, 9, 16, 10, 16, 10, 16, 11, 16, 11, 16);
+  if (j == 7) return i8x16.shuffle(sB, z, 12, 16, 12, 16, 13, 16, 13, 16, 14, 16, 14, 16, 15, 16, 15, 16);
+  return z;
+}
+
+/** i16x8 of the mins of sub-blocks 2jj, 2jj+1 for the 4 rows (lanes 2r, 2r+1 = row r). */
+// @ts-ignore: decorator
+@inline function mpJ(mA: v128, mB: v128, jj: i32): v128 {
+  const z = i32x4.splat(0);
+  if (jj == 0) return i8x16.shuffle(mA, z, 0, 16, 4, 16, 1, 16, 5, 16, 2, 16, 6, 16, 3, 16, 7, 16);
+  if (jj == 1) return i8x16.shuffle(mA, z, 8, 16, 12, 16, 9, 16, 13, 16, 10, 16, 14, 16, 11, 16, 15, 16);
+  if (jj == 2) return i8x16.shuffle(mB, z, 0, 16, 4, 16, 1, 16, 5, 16, 2, 16, 6, 16, 3, 16, 7, 16);
+  if (jj == 3) return i8x16.shuffle(mB, z, 8, 16, 12, 16, 9, 16, 13, 16, 10, 16, 14, 16, 11, 16, 15, 16);
+  return z;
+}
+
+/** Bytes 4j + r (j < 4: sA/mA, j >= 4: sB/mB) of the scales / mins of the group block at p. */
+// @ts-ignore: decorator
+@inline function unpackS(p: usize, which: i32): v128 {
+  const m4 = i8x16.splat(0x0F);
+  const Q = v128.load(p, 16), Q2 = v128.load(p, 32), H = v128.load(p, 48);
+  if (which == 0) return v128.or(v128.and(Q, m4), i8x16.shl(v128.and(H, i8x16.splat(0x03)), 4));
+  if (which == 1) return v128.or(v128.and(Q2, m4), i8x16.shl(v128.and(H, i8x16.splat(0x0C)), 2));
+  if (which == 2) return v128.or(i8x16.shr_u(Q, 4), v128.and(H, i8x16.splat(0x30)));
+  return v128.or(i8x16.shr_u(Q2, 4), v128.and(i8x16.shr_u(H, 2), i8x16.splat(0x30)));
+}
+
+/** Lane jj (i32) of v splatted. */
+// @ts-ignore: decorator
+@inline function lane32(v: v128, jj: i32): v128 {
+  if (jj == 0) return i32x4.shuffle(v, v, 0, 0, 0, 0);
+  if (jj == 1) return i32x4.shuffle(v, v, 1, 1, 1, 1);
+  if (jj == 2) return i32x4.shuffle(v, v, 2, 2, 2, 2);
+  return i32x4.shuffle(v, v, 3, 3, 3, 3);
+}
+
+/** msum of the 4 rows (lanes) against the Q8_K bsums at bs. */
+// @ts-ignore: decorator
+@inline function msum4(mA: v128, mB: v128, bs: usize): v128 {
+  const b0 = v128.load(bs), b1 = v128.load(bs, 16);
+  // B_j = bsums[2j] + bsums[2j + 1] (|B_j| <= 4064), as i16 lane j
+  const B = i16x8.add(i8x16.shuffle(b0, b1, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29),
+                      i8x16.shuffle(b0, b1, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(mpJ(mA, mB, 0), lane32(B, 0)), i32x4.dot_i16x8_s(mpJ(mA, mB, 1), lane32(B, 1))),
+    i32x4.add(i32x4.dot_i16x8_s(mpJ(mA, mB, 2), lane32(B, 2)), i32x4.dot_i16x8_s(mpJ(mA, mB, 3), lane32(B, 3))));
+}
+
+/** Scaled i32x4 sums (lane r = row r) of chunk c (sub-blocks 2c, 2c + 1) of the group block p against x (Q8_K qs). */
+// @ts-ignore: decorator
+@inline function chunkK(p: usize, x: usize, c: i32, sA: v128, sB: v128): v128 {
+  const m = i8x16.splat(0x0F);
+  const vp = p + 64 + (<usize>c << 7), xp = x + (<usize>c << 6);
+  let lo = i16x8.splat(0), hi = i16x8.splat(0);
+  for (let k = 0; k < 8; k++) {
+    const v = v128.load(vp + (<usize>k << 4));
+    lo = i16x8.add(lo, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xp + (<usize>k << 2)), v128.and(v, m)));
+    hi = i16x8.add(hi, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xp + (<usize>k << 2), 32), i8x16.shr_u(v, 4)));
+  }
+  return i32x4.add(i32x4.dot_i16x8_s(lo, scJ(sA, sB, c << 1)), i32x4.dot_i16x8_s(hi, scJ(sA, sB, (c << 1) + 1)));
+}
+
+/** One group x one token: y lanes of the 4 rows (recs unused: Q8_K blocks carry d_y and bsums). */
+function groupDotK(p: usize, x: usize, nb: i32): v128 {
+  let acc = f32x4.splat(0), macc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const sA = unpackS(p, 0), sB = unpackS(p, 1);
+    const isum = i32x4.add(i32x4.add(chunkK(p, x + 4, 0, sA, sB), chunkK(p, x + 4, 1, sA, sB)),
+                           i32x4.add(chunkK(p, x + 4, 2, sA, sB), chunkK(p, x + 4, 3, sA, sB)));
+    const ms = msum4(unpackS(p, 2), unpackS(p, 3), x + 260);
+    const dy = f32x4.splat(load<f32>(x));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(h2f4(p), dy)));
+    macc = f32x4.add(macc, f32x4.mul(f32x4.convert_i32x4_s(ms), f32x4.mul(h2f4(p + 8), dy)));
+    p += KB; x += 292;
+  }
+  return f32x4.sub(acc, macc);
+}
+
+/**
+ * One Q4_K X4 group x tokens [0, tn) of a tile: per (super-block, chunk, half) the 8 nibble
+ * vectors stay in registers for every token; i32 sums in isum (tn x 16 B), accumulators in acc
+ * (token t: d part at acc + 32t, min part at + 16), overwritten.
+ */
+function groupTileK(p: usize, x: usize, xb: usize, nb: i32, tn: i32, isum: usize, acc: usize): void {
+  for (let t = 0; t < tn; t++) {
+    v128.store(acc + (<usize>t << 5), f32x4.splat(0));
+    v128.store(acc + (<usize>t << 5), f32x4.splat(0), 16);
+  }
+  const m = i8x16.splat(0x0F);
+  const end = isum + (<usize>tn << 4);
+  for (let b = 0; b < nb; b++) {
+    const sA = unpackS(p, 0), sB = unpackS(p, 1);
+    const xbk = x + <usize>b * 292;
+    for (let c = 0; c < 4; c++) {
+      for (let hf = 0; hf < 2; hf++) {
+        const vp = p + 64 + (<usize>c << 7);
+        const n0 = hf == 0 ? v128.and(v128.load(vp, 0), m) : i8x16.shr_u(v128.load(vp, 0), 4);
+        const n1 = hf == 0 ? v128.and(v128.load(vp, 16), m) : i8x16.shr_u(v128.load(vp, 16), 4);
+        const n2 = hf == 0 ? v128.and(v128.load(vp, 32), m) : i8x16.shr_u(v128.load(vp, 32), 4);
+        const n3 = hf == 0 ? v128.and(v128.load(vp, 48), m) : i8x16.shr_u(v128.load(vp, 48), 4);
+        const n4 = hf == 0 ? v128.and(v128.load(vp, 64), m) : i8x16.shr_u(v128.load(vp, 64), 4);
+        const n5 = hf == 0 ? v128.and(v128.load(vp, 80), m) : i8x16.shr_u(v128.load(vp, 80), 4);
+        const n6 = hf == 0 ? v128.and(v128.load(vp, 96), m) : i8x16.shr_u(v128.load(vp, 96), 4);
+        const n7 = hf == 0 ? v128.and(v128.load(vp, 112), m) : i8x16.shr_u(v128.load(vp, 112), 4);
+        const sc = scJ(sA, sB, (c << 1) + hf);
+        const first = c == 0 && hf == 0;
+        let q = xbk + 4 + (<usize>c << 6) + (<usize>hf << 5), s = isum;
+        while (s < end) {
+          let a = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q), n0);
+          a = i16x8.add(a, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 4), n1));
+          a = i16x8.add(a, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 8), n2));
+          a = i16x8.add(a, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 12), n3));
+          a = i16x8.add(a, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 16), n4));
+          a = i16x8.add(a, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 20), n5));
+          a = i16x8.add(a, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 24), n6));
+          a = i16x8.add(a, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 28), n7));
+          const wv = i32x4.dot_i16x8_s(a, sc);
+          v128.store(s, first ? wv : i32x4.add(v128.load(s), wv));
+          q += xb; s += 16;
+        }
+      }
+    }
+    const mA = unpackS(p, 2), mB = unpackS(p, 3);
+    const d4 = h2f4(p), dm4 = h2f4(p + 8);
+    let q = xbk, s = isum, a = acc;
+    while (s < end) {
+      const ms = msum4(mA, mB, q + 260);
+      const dy = f32x4.splat(load<f32>(q));
+      v128.store(a, f32x4.add(v128.load(a), f32x4.mul(f32x4.convert_i32x4_s(v128.load(s)), f32x4.mul(d4, dy))));
+      v128.store(a, f32x4.add(v128.load(a, 16), f32x4.mul(f32x4.convert_i32x4_s(ms), f32x4.mul(dm4, dy))), 16);
+      q += xb; s += 16; a += 32;
+    }
+    p += KB;
+  }
+}
+
+/**
+ * y[t*N + n] = dot(row n, token t) for rows [n0, n1) of a Q4_K X4 matrix of N rows (see above);
+ * the tail rows (N % 4) go through mm_q4_k. Same contract as mm_q4_k.
+ */
+export function mm_q4_k_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
+  const nb = K >> 8;
+  const rb = <usize>nb * 144, xb = <usize>nb * 292;
+  const nFull = N & ~3;
+  const g0 = n0 >> 2, g1 = (min(n1, nFull) + 3) >> 2;
+  if (T == 1 || SCRATCH == 0 || SCRATCH_BYTES < (TT_MAX * 48)) {
+    for (let t = 0; t < T; t++) {
+      const xt = xq + <usize>t * xb, yt = y + ((<usize>t * <usize>N) << 2);
+      for (let g = g0; g < g1; g++) storeRows(yt + (<usize>(g << 2) << 2), groupDotK(w + <usize>g * 4 * rb, xt, nb), g << 2, n0, n1);
+    }
+  } else {
+    const isum = SCRATCH, acc = SCRATCH + (<usize>TT_MAX << 4);
+    for (let t0 = 0; t0 < T; t0 += TT_MAX) {
+      const tn = min(TT_MAX, T - t0);
+      for (let g = g0; g < g1; g++) {
+        groupTileK(w + <usize>g * 4 * rb, xq + <usize>t0 * xb, xb, nb, tn, isum, acc);
+        const n = g << 2;
+        for (let t = 0; t < tn; t++) {
+          const a = acc + (<usize>t << 5);
+          storeRows(y + ((<usize>(t0 + t) * <usize>N + <usize>n) << 2), f32x4.sub(v128.load(a), v128.load(a, 16)), n, n0, n1);
+        }
+      }
+    }
+  }
+  if (max(n0, nFull) < n1) mm_q4_k(w, xq, y, K, N, max(n0, nFull), n1, T);
+}
+
+/** get_scale_min_k4 of the 12 scale bytes at q: scale (s = 1) or min (s = 0) of sub-block j. */
+// @ts-ignore: decorator
+@inline function kScaleMin(q: usize, j: i32, s: bool): i32 {
+  if (j < 4) return <i32>load<u8>(q + <usize>(s ? j : j + 4)) & 63;
+  const hi = <i32>load<u8>(q + <usize>(s ? j - 4 : j)) >> 6;
+  const lo = s ? <i32>load<u8>(q + <usize>(j + 4)) & 15 : <i32>load<u8>(q + <usize>(j + 4)) >> 4;
+  return lo | (hi << 4);
+}
+
+/** Repack `groups` consecutive groups of 4 ggml Q4_K rows (nb super-blocks each) at w into X4, in place; tmp: 4 * 144 * nb bytes. */
+export function repack_q4_k_x4(w: usize, tmp: usize, nb: i32, groups: i32): void {
+  const rb = <usize>nb * 144, gb = rb * 4;
+  for (let g = 0; g < groups; g++) {
+    const p = w + <usize>g * gb;
+    memory.copy(tmp, p, gb);
+    for (let b = 0; b < nb; b++) {
+      const o = p + <usize>b * KB;
+      memory.fill(o + 48, 0, 16);
+      for (let r = 0; r < 4; r++) {
+        const src = tmp + <usize>r * rb + <usize>b * 144;
+        store<u16>(o + (<usize>r << 1), load<u16>(src));
+        store<u16>(o + 8 + (<usize>r << 1), load<u16>(src, 2));
+        for (let j = 0; j < 8; j++) {
+          const sc = kScaleMin(src + 4, j, true), mn = kScaleMin(src + 4, j, false);
+          const i = (j << 2) + r;
+          store<u8>(o + 16 + <usize>i, <u8>((sc & 15) | ((mn & 15) << 4)));
+          const h = o + 48 + <usize>(i & 15), sh = i < 16 ? 0 : 2;
+          store<u8>(h, load<u8>(h) | <u8>(((sc >> 4) << sh) | ((mn >> 4) << (sh + 4))));
+        }
+        toLanes(o + 64, src + 16, <usize>r, 32);
+      }
+    }
+  }
+}
+
+/** The ggml bytes (144 * nb) of row `lane` (0..3) of the Q4_K X4 group at g, written to dst. */
+export function unpack_row_q4_k_x4(g: usize, lane: i32, dst: usize, nb: i32): void {
+  const l = <usize>lane;
+  for (let b = 0; b < nb; b++) {
+    const o = g + <usize>b * KB, d = dst + <usize>b * 144;
+    store<u16>(d, load<u16>(o + (l << 1)));
+    store<u16>(d + 2, load<u16>(o + 8 + (l << 1)));
+    // 6-bit values of this row: sc(j), m(j)
+    for (let j = 0; j < 4; j++) {
+      const i = (j << 2) + lane, i2 = ((j + 4) << 2) + lane;
+      const lo = <i32>load<u8>(o + 16 + <usize>i), lo2 = <i32>load<u8>(o + 16 + <usize>i2);
+      const h = <i32>load<u8>(o + 48 + <usize>(i & 15)), h2 = <i32>load<u8>(o + 48 + <usize>(i2 & 15));
+      // i < 16 (sh 0), i2 >= 16 (sh 2)
+      const sc = (lo & 15) | ((h & 3) << 4), mn = (lo >> 4) | (((h >> 4) & 3) << 4);
+      const sc2 = (lo2 & 15) | (((h2 >> 2) & 3) << 4), mn2 = (lo2 >> 4) | (((h2 >> 6) & 3) << 4);
+      store<u8>(d + 4 + <usize>j, <u8>(sc | ((sc2 >> 4) << 6)));
+      store<u8>(d + 8 + <usize>j, <u8>(mn | ((mn2 >> 4) << 6)));
+      store<u8>(d + 12 + <usize>j, <u8>((sc2 & 15) | ((mn2 & 15) << 4)));
+    }
+    fromLanes(d + 16, o + 64, l, 32);
   }
 }
