@@ -26,6 +26,7 @@ let t = performance.now();
 const res = await seq.controlledEvaluate(prompt.map((tok, i) => (i === pp - 1 ? [tok, greedy] : tok)));
 const ppMs = performance.now() - t;
 let next = res[pp - 1]?.next?.token;
+const firstTokenMs = performance.now() - t0; // load + context + warm-up + prompt, as deepcard's
 t = performance.now();
 for (let i = 0; i < tg; i++) {
   const r = await seq.controlledEvaluate([[next, greedy]]);
@@ -37,5 +38,5 @@ await model.dispose();
 process.stdout.write(JSON.stringify({
   engine: 'llama.cpp', model: path, threads, pp, tg,
   pp_tps: pp / (ppMs / 1000), tg_tps: tg > 0 ? tg / (tgMs / 1000) : null,
-  load_ms: loadMs, max_rss_kb: process.resourceUsage().maxRSS,
+  load_ms: loadMs, first_token_ms: firstTokenMs, max_rss_kb: process.resourceUsage().maxRSS,
 }) + '\n');

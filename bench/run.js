@@ -12,6 +12,11 @@
 //                        BENCH_THREADS=2  BENCH_DIR=.cache/bench  BENCH_OUT=<json file>
 //                        BENCH_SERVER=0 (skip the server part)  BENCH_SERVER_TOKENS=64
 //                        BENCH_MODELS=qwen2,v2-lite (which shapes)  BENCH_V2LITE_TYPES=Q4_0
+//                        BENCH_FALLBACK=0 (skip the plain-SIMD fallback's decode, measured for the 1.5B shape)
+//
+// Also reported: time to first token (load, warm-up and the pp-token prompt, from process start of
+// loading to the first generated token) and, for the 1.5B shape, decode with the plain SIMD128
+// fallback module (DEEPCARD_SIMD=plain; prompt of 64 tokens, then tg steps).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -48,9 +53,12 @@ function runJson(cmd, args) {
   return JSON.parse(line);
 }
 
-function deepcardOnce(file) {
-  return runJson(process.execPath, [path.join(root, 'bin', 'deepcard.js'), 'bench', file, '--pp', String(PP), '--tg', String(TG), '--reps', '1', '--threads', String(THREADS), '--json']);
+function deepcardOnce(file, { pp = PP, env: extra = {} } = {}) {
+  const args = [path.join(root, 'bin', 'deepcard.js'), 'bench', file, '--pp', String(pp), '--tg', String(TG), '--reps', '1', '--threads', String(THREADS), '--json'];
+  const out = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24, env: { ...process.env, ...extra } });
+  return JSON.parse(out.trim().split('\n').pop());
 }
+const FALLBACK = env.BENCH_FALLBACK !== '0';
 
 function llamaOnce(file, vocab) {
   return runJson(process.execPath, [path.join(root, 'bench', 'llama-bench.js'), file, String(PP), String(TG), String(THREADS), String(vocab)]);
@@ -69,30 +77,41 @@ for (const m of MODELS) {
       process.stderr.write(`generating ${file} ...\n`);
       ensureFixture(DIR, opts);
     }
-    const runs = { deepcard: [], llama: [] };
+    const runs = { deepcard: [], llama: [], plain: [] };
+    const fallback = FALLBACK && m.key === 'qwen2';
     for (let r = 0; r < REPS; r++) {
       process.stderr.write(`${m.key} ${typeName} rep ${r + 1}/${REPS}: llama.cpp ... `);
       runs.llama.push(llamaOnce(file, m.vocab));
       process.stderr.write(`pp ${runs.llama.at(-1).pp_tps.toFixed(1)} tg ${runs.llama.at(-1).tg_tps?.toFixed(2)}; deepcard ... `);
       runs.deepcard.push(deepcardOnce(file));
-      process.stderr.write(`pp ${runs.deepcard.at(-1).pp_tps.toFixed(1)} tg ${runs.deepcard.at(-1).tg_tps?.toFixed(2)}\n`);
+      process.stderr.write(`pp ${runs.deepcard.at(-1).pp_tps.toFixed(1)} tg ${runs.deepcard.at(-1).tg_tps?.toFixed(2)}`);
+      if (fallback) {
+        runs.plain.push(deepcardOnce(file, { pp: 64, env: { DEEPCARD_SIMD: 'plain' } }));
+        process.stderr.write(`; plain fallback tg ${runs.plain.at(-1).tg_tps?.toFixed(2)}`);
+      }
+      process.stderr.write('\n');
     }
     const row = {
       model: m.label, type: typeName, file: path.basename(file), bytes: fs.statSync(file).size,
-      deepcard: { pp: median(runs.deepcard.map((x) => x.pp_tps)), tg: median(runs.deepcard.map((x) => x.tg_tps)), rss_kb: median(runs.deepcard.map((x) => x.max_rss_kb)) },
-      llama: { pp: median(runs.llama.map((x) => x.pp_tps)), tg: median(runs.llama.map((x) => x.tg_tps)), rss_kb: median(runs.llama.map((x) => x.max_rss_kb)) },
+      deepcard: { pp: median(runs.deepcard.map((x) => x.pp_tps)), tg: median(runs.deepcard.map((x) => x.tg_tps)), rss_kb: median(runs.deepcard.map((x) => x.max_rss_kb)), ttft_ms: median(runs.deepcard.map((x) => x.first_token_ms)) },
+      llama: { pp: median(runs.llama.map((x) => x.pp_tps)), tg: median(runs.llama.map((x) => x.tg_tps)), rss_kb: median(runs.llama.map((x) => x.max_rss_kb)), ttft_ms: median(runs.llama.map((x) => x.first_token_ms)) },
+      plain: fallback ? { tg: median(runs.plain.map((x) => x.tg_tps)) } : null,
       runs,
     };
-    row.ratio = { pp: row.deepcard.pp / row.llama.pp, tg: row.deepcard.tg / row.llama.tg, rss: row.deepcard.rss_kb / row.llama.rss_kb };
+    row.ratio = {
+      pp: row.deepcard.pp / row.llama.pp, tg: row.deepcard.tg / row.llama.tg, rss: row.deepcard.rss_kb / row.llama.rss_kb,
+      ttft: row.deepcard.ttft_ms / row.llama.ttft_ms, plainTg: row.plain ? row.plain.tg / row.llama.tg : null,
+    };
     results.push(row);
   }
 }
 
 const f = (x, d = 1) => (x == null ? 'n/a' : x.toFixed(d));
-console.log('| model | type | pp deepcard | pp llama.cpp | pp ratio | tg deepcard | tg llama.cpp | tg ratio | RSS deepcard / llama.cpp |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log(`| model | type | pp deepcard | pp llama.cpp | pp ratio | tg deepcard | tg llama.cpp | tg ratio | tg plain fallback (ratio) | first token (pp${PP}) deepcard / llama.cpp | RSS deepcard / llama.cpp |`);
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
-  console.log(`| ${r.model} | ${r.type} | ${f(r.deepcard.pp)} | ${f(r.llama.pp)} | ${f(r.ratio.pp, 2)}x | ${f(r.deepcard.tg, 2)} | ${f(r.llama.tg, 2)} | ${f(r.ratio.tg, 2)}x | ${f(r.deepcard.rss_kb / 1024, 0)} / ${f(r.llama.rss_kb / 1024, 0)} MiB (${f(r.ratio.rss, 2)}x) |`);
+  const plain = r.plain ? `${f(r.plain.tg, 2)} (${f(r.ratio.plainTg, 2)}x)` : 'n/a';
+  console.log(`| ${r.model} | ${r.type} | ${f(r.deepcard.pp)} | ${f(r.llama.pp)} | ${f(r.ratio.pp, 2)}x | ${f(r.deepcard.tg, 2)} | ${f(r.llama.tg, 2)} | ${f(r.ratio.tg, 2)}x | ${plain} | ${f(r.deepcard.ttft_ms / 1000, 1)} / ${f(r.llama.ttft_ms / 1000, 1)} s (${f(r.ratio.ttft, 2)}x) | ${f(r.deepcard.rss_kb / 1024, 0)} / ${f(r.llama.rss_kb / 1024, 0)} MiB (${f(r.ratio.rss, 2)}x) |`);
 }
 let server = null;
 if (env.BENCH_SERVER !== '0') {

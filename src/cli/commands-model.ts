@@ -189,6 +189,7 @@ export async function cmdBench(argv: string[], io: Io): Promise<number> {
   if (io.errTTY) io.err('\n');
   const ppTps: number[] = [];
   const tgTps: number[] = [];
+  let firstTokenMs = 0; // from the start of loading to the first generated token (first repetition)
   try {
     const V = m.model.info.nVocab;
     let seed = 12345;
@@ -201,6 +202,7 @@ export async function cmdBench(argv: string[], io: Io): Promise<number> {
         let t = performance.now();
         let logits = m.model.forward(prompt, state, { logits: 'last' });
         ppTps.push(pp / ((performance.now() - t) / 1000));
+        if (r === 0) { argmax(logits); firstTokenMs = performance.now() - t0; }
         if (tg > 0) {
           t = performance.now();
           for (let i = 0; i < tg; i++) {
@@ -229,6 +231,7 @@ export async function cmdBench(argv: string[], io: Io): Promise<number> {
     pp_runs: ppTps,
     tg_runs: tgTps,
     load_ms: loadMs,
+    first_token_ms: firstTokenMs,
     max_rss_kb: process.resourceUsage().maxRSS,
   };
   if (values.json) io.out(JSON.stringify(result) + '\n');
