@@ -160,6 +160,23 @@ test('continuous batching: concurrent greedy requests give the same tokens as on
   }
 });
 
+test('continuous batching on an MLA + MoE model (deepseek2): concurrent greedy requests equal one at a time', async () => {
+  const file = ensureFixture(fixtureDir(), { family: 'deepseek2', size: 'tiny', type: GGMLType.Q8_0, variant: 'v3' });
+  const one = await loadModel(file, { threads: 2, contextLength: 256, parallel: 1 });
+  const many = await loadModel(file, { threads: 2, contextLength: 256, parallel: 3 });
+  try {
+    const prompts = ['first question', '第二个问题', 'a third, longer question about something else'];
+    const req = (p) => ({ prompt: p, max_tokens: 12, temperature: 0 });
+    const sequential = [];
+    for (const p of prompts) sequential.push((await one.completions.create(req(p))).choices[0].text);
+    const together = await Promise.all(prompts.map((p) => many.completions.create(req(p))));
+    assert.deepEqual(together.map((r) => r.choices[0].text), sequential);
+  } finally {
+    await one.dispose();
+    await many.dispose();
+  }
+});
+
 test('reasoning budget closes the thought and the model answers; thinking switch reaches the template', async () => {
   const r = await engine.chat.completions.create({ messages: user('think briefly'), max_tokens: 20, temperature: 0, reasoning_budget: 4 });
   const u = r.usage.completion_tokens_details.reasoning_tokens;
