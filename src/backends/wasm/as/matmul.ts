@@ -467,9 +467,9 @@ export function mm_q4_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
 // d_x * 2^112 (dx112: exact power-of-two rescales, one rounding as h2f(w) * h2f(x)); no fused
 // multiply-add.
 // - T = 1 (decode): the activation row is widened once per call into int16 planes in the
-//   per-thread scratch (dot_i16x8_s then reads them as memory operands); one row at a time, 4
-//   blocks per step: the 4 blocks' i32x4 partial sums are reduced together into one vector of S_b
-//   (6 shuffles + 3 adds), converted and scaled at once, then added in block order.
+//   per-thread scratch; one block per step, its exact sum added in f32; rows longer than 128
+//   blocks two per pass (2 weight streams still prefetch well): both rows' partial sums reduce
+//   together (3 shuffles + 2 adds) into one vector whose lanes 0 and 2 accumulate the two rows.
 // - T > 1 (small batches and prefill): groups of 4 rows, one row per lane (structure of q8s in
 //   cpu-kernels-prefill.md, without repacking the weights): per (group, half block) the 4 rows'
 //   16 weights are widened and transposed into 8 vectors of 4 rows x 2 weights kept in registers
@@ -483,16 +483,6 @@ export function mm_q4_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
 // @ts-ignore: decorator
 @inline function dx112(q: usize): f32 { return hraw(q) * P112 * P112; }
 
-/** The f16 scales of 4 consecutive Q8_0 blocks at p as raw f32 bits (value * 2^-112). */
-// @ts-ignore: decorator
-@inline function raw4b(p: usize): v128 {
-  let v = v128.load16_lane(p, i32x4.splat(0), 0);
-  v = v128.load16_lane(p, v, 1, 34);
-  v = v128.load16_lane(p, v, 2, 68);
-  v = v128.load16_lane(p, v, 3, 102);
-  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), i32x4.splat(0x8FFFFFFF));
-}
-
 /** i32x4 partial sums of the Q8_0 weight block at p against the activation block at q. */
 // @ts-ignore: decorator
 @inline function q8blk(p: usize, q: usize): v128 {
@@ -501,29 +491,11 @@ export function mm_q4_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
     i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(p, 18), v128.load8x8_s(q, 18)), i32x4.dot_i16x8_s(v128.load8x8_s(p, 26), v128.load8x8_s(q, 26))));
 }
 
-/** [sum(s0), sum(s1), sum(s2), sum(s3)] of 4 i32x4. */
-// @ts-ignore: decorator
-@inline function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
-  const t0 = i32x4.add(i32x4.shuffle(s0, s1, 0, 4, 2, 6), i32x4.shuffle(s0, s1, 1, 5, 3, 7));
-  const t1 = i32x4.add(i32x4.shuffle(s2, s3, 0, 4, 2, 6), i32x4.shuffle(s2, s3, 1, 5, 3, 7));
-  return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
-}
-
-/** One row x one token in the canonical order. */
+/** One row x one token in the canonical order (no scratch, or rows outside whole groups). */
 function dot_q8_0(w: usize, x: usize, nb: i32): f32 {
   let acc: f32 = 0;
   let p = w, q = x;
-  const end4 = w + <usize>(nb & ~3) * 34, end = w + <usize>nb * 34;
-  while (p < end4) {
-    const S = hsum4(q8blk(p, q), q8blk(p + 34, q + 34), q8blk(p + 68, q + 68), q8blk(p + 102, q + 102));
-    const dx = f32x4.mul(f32x4.mul(raw4b(q), f32x4.splat(P112)), f32x4.splat(P112));
-    const f = f32x4.mul(f32x4.convert_i32x4_s(S), f32x4.mul(raw4b(p), dx));
-    acc += f32x4.extract_lane(f, 0);
-    acc += f32x4.extract_lane(f, 1);
-    acc += f32x4.extract_lane(f, 2);
-    acc += f32x4.extract_lane(f, 3);
-    p += 136; q += 136;
-  }
+  const end = w + <usize>nb * 34;
   while (p < end) {
     acc += <f32>hsumi(q8blk(p, q)) * (hraw(p) * dx112(q));
     p += 34; q += 34;
@@ -561,6 +533,31 @@ function dotp_q8_0(w: usize, planes: usize, dxs: usize, nb: i32): f32 {
     p += 34; r += 64; d += 4;
   }
   return acc;
+}
+
+/**
+ * Two rows (p, p + rb) x one token over widened planes, one block per step: both rows' partial
+ * sums reduce together into lanes 0-1 (row p) and 2-3 (row p + rb) and one vector accumulator
+ * holds both rows (same arithmetic per lane as dot_q8_0). Results: lanes 0 and 2 at y0, y0 + 4.
+ */
+function dot2p_q8_0(w: usize, rb: usize, planes: usize, dxs: usize, nb: i32, y0: usize): void {
+  let acc = f32x4.splat(0);
+  let p = w, r = planes, d = dxs;
+  const end = w + <usize>nb * 34;
+  while (p < end) {
+    const s0 = q8plane(p, r), s1 = q8plane(p + rb, r);
+    const t = i32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
+    const S = i32x4.add(t, i32x4.shuffle(t, t, 1, 0, 3, 2));
+    let h = v128.load16_lane(p, i32x4.splat(0), 0);
+    h = v128.load16_lane(p, h, 1);
+    h = v128.load16_lane(p + rb, h, 2);
+    h = v128.load16_lane(p + rb, h, 3);
+    const dw = v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(h), 13), i32x4.splat(0x8FFFFFFF));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(S), f32x4.mul(dw, v128.load32_splat(d))));
+    p += 34; r += 64; d += 4;
+  }
+  store<f32>(y0, f32x4.extract_lane(acc, 0));
+  store<f32>(y0, f32x4.extract_lane(acc, 2), 4);
 }
 
 /** 4x4 transpose steps of i32 lanes: lane r of result j = lane j of a_r. */
@@ -676,7 +673,11 @@ export function mm_q8_0(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
   if (T == 1 && SCRATCH != 0 && <usize>nb * 68 <= <usize>SCRATCH_BYTES) {
     const dxs = SCRATCH + (<usize>nb << 6);
     q8_0_planes(xq, nb, SCRATCH, dxs);
-    for (let n = n0; n < n1; n++) store<f32>(yAt(y, 0, N, n), dotp_q8_0(w + <usize>n * rb, SCRATCH, dxs, nb));
+    let n = n0;
+    // measured (single thread, 8960 x 1536 / 1536 x 8960): one row per pass is faster for short
+    // rows, two rows sharing the plane loads for long ones
+    if (nb > 128) for (; n + 2 <= n1; n += 2) dot2p_q8_0(w + <usize>n * rb, rb, SCRATCH, dxs, nb, yAt(y, 0, N, n));
+    for (; n < n1; n++) store<f32>(yAt(y, 0, N, n), dotp_q8_0(w + <usize>n * rb, SCRATCH, dxs, nb));
     return;
   }
   const tiled = T > 1 && SCRATCH != 0 && SCRATCH_BYTES >= Q8_MIN_SCRATCH && ga < gb;
