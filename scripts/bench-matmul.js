@@ -35,8 +35,9 @@ for (const spec of types) {
   const base = (ex.heap_base() + 4095) & ~4095;
   const xOff = base + copies * wBytes + 4096;
   const xqb = xq1.length;
-  const yOff = xOff + TP * xqb + 4096;
-  const scratch = yOff + TP * N * 4 + 4096;
+  const TA = Math.max(TP, 8); // activation rows: the warm-up runs T = 8
+  const yOff = xOff + TA * xqb + 4096;
+  const scratch = yOff + TA * N * 4 + 4096;
   ex.set_scratch?.(scratch); // per-thread kernel scratch (decode planes); 0 disables that path
   const end = scratch + 65536;
   if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
@@ -47,7 +48,7 @@ for (const spec of types) {
     if (!repack) throw new Error(`${name}: this kernel module has no X4 kernels for it (use kernels-relaxed.wasm)`);
     for (let c = 0; c < copies; c++) repack(base + c * wBytes, yOff, K / blk, N >> 2);
   }
-  for (let t = 0; t < TP; t++) new Uint8Array(memory.buffer, xOff + t * xqb, xqb).set(xq1);
+  for (let t = 0; t < TA; t++) new Uint8Array(memory.buffer, xOff + t * xqb, xqb).set(xq1);
   const fn = ex[kernel ?? `mm_${name}`];
   if (typeof fn !== 'function') throw new Error(`${spec}: no kernel ${kernel ?? `mm_${name}`} in this module`);
   for (let i = 0; i < 20; i++) fn(base, xOff, yOff, K, N, 0, Math.min(N, 64), 1); // warm-up / tier-up
