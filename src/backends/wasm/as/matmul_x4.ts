@@ -53,32 +53,51 @@ import { mm_q4_k } from './matmul_k';
   store<i32>(r, hsumi(i32x4.extadd_pairwise_i16x8_s(s16)) << 3, 4);
 }
 
-/** i16 sums of one X4 block (vectors at p + 8) against the activation bytes at x (block data). */
+/** Decode record of one activation block (34 bytes at q) at r (40 bytes): its 32 int8, f32 d_x * 2^112, i32 8 * sum(x). */
 // @ts-ignore: decorator
-@inline function blockDot(p: usize, x: usize): v128 {
-  const v0 = v128.load(p, 8), v1 = v128.load(p, 24), v2 = v128.load(p, 40), v3 = v128.load(p, 56);
-  const m = i8x16.splat(0x0F);
-  let s = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(x), v128.and(v0, m));
-  s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(x, 16), i8x16.shr_u(v0, 4)));
-  s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(x, 4), v128.and(v1, m)));
-  s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(x, 20), i8x16.shr_u(v1, 4)));
-  s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(x, 8), v128.and(v2, m)));
-  s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(x, 24), i8x16.shr_u(v2, 4)));
-  s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(x, 12), v128.and(v3, m)));
-  return i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(x, 28), i8x16.shr_u(v3, 4)));
+@inline function xrec40(q: usize, r: usize): void {
+  const a = v128.load(q, 2), b = v128.load(q, 18);
+  v128.store(r, a); v128.store(r, b, 16);
+  const s16 = i16x8.add(i16x8.extadd_pairwise_i8x16_s(a), i16x8.extadd_pairwise_i8x16_s(b));
+  store<f32>(r, h2fraw(q) * P112 * P112, 32);
+  store<i32>(r, hsumi(i32x4.extadd_pairwise_i16x8_s(s16)) << 3, 36);
 }
 
-/** One X4 group (4 rows) x one token: f32x4 of the 4 rows' dot products. recs: nb records, stride 8. */
-function groupDot(p: usize, x: usize, recs: usize, nb: i32): v128 {
+/**
+ * One X4 group (4 rows) x one token (decode): f32x4 of the 4 rows' dot products; x: nb xrec40
+ * records; cst: 32 bytes of scratch for the constants. Shaped for V8 11.3's code generator
+ * (docs/performance.md; 55 instead of 78 instructions per block): the 32 activation bytes are
+ * loaded as two vectors and splatted by 32-bit lane shuffles (load32_splat at 8 displacements
+ * held 8 base registers, two of them spilled), the high nibbles take a 16-bit shift and the mask
+ * (i8x16.shr_u is 5 instructions, rebuilding its mask each time), and the nibble mask and the
+ * pairwise-add ones are loaded from memory: V8 sinks a splat, even of a computed value, into the
+ * loop and rebuilds it every iteration, but keeps a loaded value in a register.
+ */
+function groupDotDecode(p: usize, x: usize, nb: i32, cst: usize): v128 {
   let acc = f32x4.splat(0);
   const end = p + <usize>nb * XB;
+  // loaded, not built: V8 moves a splat (even of a computed value) into the loop and rebuilds it
+  // in every iteration (5 instructions for the mask), but keeps a loaded value in a register
+  v128.store(cst, i8x16.splat(0x0F)); v128.store(cst, i16x8.splat(1), 16);
+  const m = v128.load(cst), ones = v128.load(cst, 16);
   while (p < end) {
-    const s = i32x4.sub(i32x4.extadd_pairwise_i16x8_s(blockDot(p, x + 2)), i32x4.splat(load<i32>(recs, 4)));
-    acc = f32x4.relaxed_madd(f32x4.convert_i32x4_s(s), f32x4.mul(h2fraw4(p), f32x4.splat(load<f32>(recs))), acc);
-    p += XB; x += 34; recs += 8;
+    const xa = v128.load(x), xh = v128.load(x, 16);
+    const v0 = v128.load(p, 8), v1 = v128.load(p, 24), v2 = v128.load(p, 40), v3 = v128.load(p, 56);
+    let s = i16x8.relaxed_dot_i8x16_i7x16_s(i32x4.shuffle(xa, xa, 0, 0, 0, 0), v128.and(v0, m));
+    s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(i32x4.shuffle(xh, xh, 0, 0, 0, 0), v128.and(i16x8.shr_u(v0, 4), m)));
+    s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(i32x4.shuffle(xa, xa, 1, 1, 1, 1), v128.and(v1, m)));
+    s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(i32x4.shuffle(xh, xh, 1, 1, 1, 1), v128.and(i16x8.shr_u(v1, 4), m)));
+    s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(i32x4.shuffle(xa, xa, 2, 2, 2, 2), v128.and(v2, m)));
+    s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(i32x4.shuffle(xh, xh, 2, 2, 2, 2), v128.and(i16x8.shr_u(v2, 4), m)));
+    s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(i32x4.shuffle(xa, xa, 3, 3, 3, 3), v128.and(v3, m)));
+    s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(i32x4.shuffle(xh, xh, 3, 3, 3, 3), v128.and(i16x8.shr_u(v3, 4), m)));
+    const si = i32x4.sub(i32x4.dot_i16x8_s(s, ones), v128.load32_splat(x, 36));
+    acc = f32x4.relaxed_madd(f32x4.convert_i32x4_s(si), f32x4.mul(h2fraw4(p), v128.load32_splat(x, 32)), acc);
+    p += XB; x += 40;
   }
   return acc;
 }
+
 
 /** One ggml-layout Q4_0 row (the tail rows of an X4 matrix) x one token. */
 function rowDot(p: usize, x: usize, recs: usize, nb: i32): f32 {
@@ -148,14 +167,18 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   const nFull = N & ~3;
   const g0 = n0 >> 2, g1 = (min(n1, nFull) + 3) >> 2;
   const rs = <usize>nb * 8; // records of one token
-  if (T == 1) {
-    for (let b = 0; b < nb; b++) xrec(xq + <usize>b * 34, SCRATCH + (<usize>b << 3));
+  if (T == 1 && nb * 40 + 32 <= SCRATCH_BYTES) {
+    for (let b = 0; b < nb; b++) xrec40(xq + <usize>b * 34, SCRATCH + <usize>b * 40);
     for (let g = g0; g < g1; g++) {
-      storeRows(y + (<usize>(g << 2) << 2), groupDot(w + <usize>g * 4 * rb, xq, SCRATCH, nb), g << 2, n0, n1);
+      storeRows(y + (<usize>(g << 2) << 2), groupDotDecode(w + <usize>g * 4 * rb, SCRATCH, nb, SCRATCH + <usize>nb * 40), g << 2, n0, n1);
     }
-    for (let n = max(n0, nFull); n < n1; n++) store<f32>(y + (<usize>n << 2), rowDot(w + <usize>n * rb, xq, SCRATCH, nb));
+    if (max(n0, nFull) < n1) {
+      for (let b = 0; b < nb; b++) xrec(xq + <usize>b * 34, SCRATCH + (<usize>b << 3));
+      for (let n = max(n0, nFull); n < n1; n++) store<f32>(y + (<usize>n << 2), rowDot(w + <usize>n * rb, xq, SCRATCH, nb));
+    }
     return;
   }
+  // (T > 1, or a row too long for the decode records: the token tiles, which agree bit for bit)
   // token tiles: records of the tile block-major, then the f32x4 accumulators of one group
   const tt = max(1, min(TT_MAX, <i32>((<usize>SCRATCH_BYTES - (<usize>TT_MAX << 4)) / rs)));
   const acc = SCRATCH + <usize>tt * rs;
