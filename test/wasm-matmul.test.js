@@ -4,8 +4,9 @@
 // - mm_*: against an f64 reference built from the dequantized weight and activation rows,
 //   |err| <= 1e-5 * sum_k |w_k x_k| + 1e-6, for quantize()d and randomBlocks() weights, partial
 //   row ranges, decode (T = 1) and tiled prefill shapes; columns outside [n0, n1) must stay untouched.
-// - mm_q4_0_x4 (relaxed module) on weights repacked by repack_q4_0_x4, whose bytes must equal a JS
-//   model of the X4 layout; unpack_row_q4_0_x4 must give the ggml rows back;
+// - mm_q4_0_x4 / mm_q8_0_x4 / mm_q4_k_x4 (relaxed module) on weights repacked by repack_*_x4, whose
+//   bytes must equal a JS model of the X4 layout (Q4_0, Q8_0); unpack_row_*_x4 must give the ggml
+//   rows back; mm_q8_0_x4 must equal mm_q8_0 bit for bit;
 // Each check runs on a cold instance (first call, before V8 tiers the function up) and again after
 // warm-up calls, so both the baseline (Liftoff) and the optimized code are compared.
 import { test } from 'node:test';
@@ -204,16 +205,20 @@ function reference(type, wBytes, xq, K, N, T) {
 
 function mmName(type) { return `mm_${typeName(type).toLowerCase()}`; }
 
-/** JS model of the X4 layout (as/matmul_x4.ts): groups of 4 ggml Q4_0 rows interleaved, tail as is. */
-function repackX4(bytes, N, K) {
-  const nb = K / 32, rb = nb * 18, out = bytes.slice();
+/**
+ * JS model of the X4 layouts of Q4_0 and Q8_0 (as/matmul_x4.ts): groups of 4 ggml rows interleaved
+ * (per block the 4 f16 scales, then vectors of 4 bytes per row), tail rows as they are.
+ */
+function repackX4(bytes, N, K, type = GGMLType.Q4_0) {
+  const bb = type === GGMLType.Q8_0 ? 34 : 18, nv = (bb - 2) / 4; // bytes per ggml block, vectors per block
+  const nb = K / 32, rb = nb * bb, xb = 8 + 16 * nv, out = bytes.slice();
   for (let g = 0; g < N >> 2; g++) {
     for (let b = 0; b < nb; b++) {
-      const o = g * 4 * rb + b * 72;
+      const o = g * 4 * rb + b * xb;
       for (let r = 0; r < 4; r++) {
-        const src = (4 * g + r) * rb + b * 18;
+        const src = (4 * g + r) * rb + b * bb;
         out[o + 2 * r] = bytes[src]; out[o + 2 * r + 1] = bytes[src + 1];
-        for (let k = 0; k < 4; k++) for (let j = 0; j < 4; j++) out[o + 8 + 16 * k + 4 * r + j] = bytes[src + 2 + 4 * k + j];
+        for (let k = 0; k < nv; k++) for (let j = 0; j < 4; j++) out[o + 8 + 16 * k + 4 * r + j] = bytes[src + 2 + 4 * k + j];
       }
     }
   }
@@ -233,11 +238,18 @@ function checkMM(w, type, src, K, N, T, n0, n1, warm, rand, x4 = false) {
   const { ref, mag } = reference(type, wBytes, xq, K, N, T);
   w.reset();
   const pw = w.put(wBytes), px = w.put(xq), py = w.alloc(T * N * 4);
-  if (x4 && type === GGMLType.Q4_0) {
-    // repack in wasm, check the bytes against the JS model of the layout
-    w.ex.repack_q4_0_x4(pw, w.alloc(4 * rowBytes(type, K)), K / 32, N >> 2);
-    const want = repackX4(wBytes, N, K), got = w.bytes(pw, wBytes.length);
-    for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) assert.fail(`repack_q4_0_x4 K=${K} N=${N}: byte ${i} is ${got[i]}, expected ${want[i]}`);
+  if (x4 && (type === GGMLType.Q4_0 || type === GGMLType.Q8_0)) {
+    // repack in wasm, check the bytes against the JS model of the layout and the rows unpacked back
+    const lower = typeName(type).toLowerCase(), rb = rowBytes(type, K);
+    w.ex[`repack_${lower}_x4`](pw, w.alloc(4 * rb), K / 32, N >> 2);
+    const want = repackX4(wBytes, N, K, type), got = w.bytes(pw, wBytes.length);
+    for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) assert.fail(`repack_${lower}_x4 K=${K} N=${N}: byte ${i} is ${got[i]}, expected ${want[i]}`);
+    const pr = w.alloc(rb);
+    for (let r = 0; r < (N & ~3); r++) {
+      w.ex[`unpack_row_${lower}_x4`](pw + (r >> 2) * 4 * rb, r & 3, pr, K / 32);
+      const row = w.bytes(pr, rb);
+      for (let i = 0; i < rb; i++) if (row[i] !== wBytes[r * rb + i]) assert.fail(`unpack_row_${lower}_x4 K=${K} N=${N} row ${r}: byte ${i} is ${row[i]}, expected ${wBytes[r * rb + i]}`);
+    }
   } else if (x4) {
     // Q4_K: repack in wasm, then every row of every group must unpack to its ggml bytes
     const rb = rowBytes(type, K);
@@ -320,6 +332,42 @@ test('mm_q4_0_x4 on repacked weights matches the f64 reference (cold and warm, r
     const warm = N * T * K > 2e6 ? 2 : 30;
     checkMM(w, GGMLType.Q4_0, ci % 2 ? 'random' : 'quantize', K, N, T, n0, n1, warm, rand, true);
   });
+});
+
+// Q8_0 over its X4 layout (both modules): the X4_CASES shapes plus a row too long for the decode
+// records (K = 27648: T = 1 through the tiles), against the f64 reference; then bit for bit equal
+// to mm_q8_0 on the ggml rows (one arithmetic) for every T, token tiling and row range
+for (const [mod, module] of MODULES) test(`mm_q8_0_x4 on repacked weights matches the f64 reference and mm_q8_0 bit for bit (${mod} module)`, () => {
+  const rand = mulberry32(4646);
+  const w = instantiate({ module });
+  const cases = [...X4_CASES, [27648, 8, 1, 0, 8], [27648, 6, 3, 1, 6]];
+  cases.forEach(([K, N, T, n0, n1], ci) => {
+    for (const src of ci < 4 ? ['quantize', 'random', 'tiny'] : [ci % 2 ? 'quantize' : 'random']) checkMM(w, GGMLType.Q8_0, src, K, N, T, n0, n1, 0, rand, true);
+  });
+  cases.forEach(([K, N, T, n0, n1], ci) => {
+    checkMM(w, GGMLType.Q8_0, ci % 2 ? 'random' : 'quantize', K, N, T, n0, n1, N * T * K > 2e6 ? 2 : 30, rand, true);
+  });
+  for (const [K, N, T] of [[96, 9, 11], [1536, 13, 70], [8960, 10, 40]]) {
+    w.reset();
+    const rb = rowBytes(GGMLType.Q8_0, K);
+    const wBytes = randomBlocks(GGMLType.Q8_0, N * K, rand);
+    const px = w.put(concatRows(GGMLType.Q8_0, makeActs(T, K, rand), T, K));
+    const pg = w.put(wBytes), pw = w.put(wBytes);
+    w.ex.repack_q8_0_x4(pw, w.alloc(4 * rb), K / 32, N >> 2);
+    const py = w.alloc(T * N * 4), p1 = w.alloc(T * N * 4);
+    w.ex.mm_q8_0(pg, px, py, K, N, 0, N, T);
+    const want = new Float32Array(w.memory.buffer, py, T * N).slice();
+    for (const tt of [1, 3, 9, 64]) {
+      for (let t0 = 0; t0 < T; t0 += tt) {
+        const tn = Math.min(tt, T - t0);
+        for (const [n0, n1] of [[0, 5], [5, N]]) w.ex.mm_q8_0_x4(pw, px + t0 * rb, p1 + t0 * N * 4, K, N, n0, n1, tn);
+      }
+      const got = new Float32Array(w.memory.buffer, p1, T * N);
+      for (let i = 0; i < T * N; i++) {
+        if (!Object.is(got[i], want[i])) assert.fail(`K=${K} tiles of ${tt}: X4 y[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, ggml rows ${want[i]}`);
+      }
+    }
+  }
 });
 
 // Q8_0 paths (both modules): T = 1 (activation planes in scratch), T > 1 (4-row groups x token tiles

@@ -4,7 +4,8 @@
  *
  * Kernel module: build/wasm/kernels-relaxed.wasm (relaxed SIMD: Q4_0 and Q4_K weights are repacked at
  * load into the X4 layouts of as/matmul_x4.ts and multiplied with i16x8.relaxed_dot_i8x16_i7x16_s) when
- * the engine compiles it, else build/wasm/kernels.wasm (SIMD128 only, ggml block layout).
+ * the engine compiles it, else build/wasm/kernels.wasm (SIMD128 only, ggml block layout). Q8_0 weights
+ * are repacked into their X4 layout (as/matmul_q8x4.ts, SIMD128) with either module.
  * DEEPCARD_SIMD=plain or `simd: 'plain'` forces the SIMD128 module.
  *
  * Memory: arena 0 holds activations, caches and scratch, and weights while it has room (keeping
@@ -157,18 +158,18 @@ export class WasmBackend implements Backend {
     this.pool = new ThreadPool({ threads, module, spinMs: opts.spinMs ?? 4 });
     const a0 = this.openArena();
     for (const t of SUPPORTED_WEIGHT_TYPES) if (a0.kernels.fns.has(mmName(t))) this.mmTypes.add(t);
-    for (const t of [GGMLType.Q4_0, GGMLType.Q4_K]) {
+    for (const t of [GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.Q4_K]) {
       const lower = typeName(t).toLowerCase();
       if (a0.kernels.fns.has(`repack_${lower}_x4`) && a0.kernels.fns.has(`unpack_row_${lower}_x4`) && a0.kernels.fns.has(mmName(t | X4_KIND))) {
-        this.x4Types.set(t, { repack: `repack_${lower}_x4`, unpack: `unpack_row_${lower}_x4`, blk: t === GGMLType.Q4_0 ? 32 : 256 });
+        this.x4Types.set(t, { repack: `repack_${lower}_x4`, unpack: `unpack_row_${lower}_x4`, blk: typeTraits(t)!.blockSize });
       }
     }
   }
 
-  /** Weight types repacked at load into their X4 layout (as/matmul_x4.ts; the relaxed-SIMD module is loaded). */
+  /** Weight types repacked at load into their X4 layout (as/matmul_x4.ts with the relaxed module, as/matmul_q8x4.ts). */
   private readonly x4Types = new Map<GGMLType, { repack: string; unpack: string; blk: number }>();
-  /** 'relaxed' when the relaxed-SIMD kernel module (with repacked Q4_0 / Q4_K weights) is in use, else 'plain'. */
-  get simd(): 'relaxed' | 'plain' { return this.x4Types.size > 0 ? 'relaxed' : 'plain'; }
+  /** 'relaxed' when the relaxed-SIMD kernel module (Q4_0 / Q4_K X4 kernels) is in use, else 'plain'. */
+  get simd(): 'relaxed' | 'plain' { return this.x4Types.has(GGMLType.Q4_0) ? 'relaxed' : 'plain'; }
 
   /** Internals handed to the MLA / MoE ops of mla-ops.ts. */
   private readonly ctx: mla.OpsContext = (() => {
@@ -292,7 +293,7 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * Repack a Q4_0 / Q4_K weight in place into its X4 layout (as/matmul_x4.ts): consecutive groups of 4
+   * Repack a Q4_0 / Q8_0 / Q4_K weight in place into its X4 layout (as/matmul_x4.ts): consecutive groups of 4
    * rows interleaved, the last rows % 4 rows left in ggml layout. 3-D weights (experts, heads) are
    * repacked only when each matrix has a multiple of 4 rows, so views of whole matrices stay valid.
    */

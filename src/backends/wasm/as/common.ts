@@ -109,3 +109,68 @@ export function f2h(x: f32): u32 {
     i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(a), i16x8.extend_low_i8x16_s(b)),
     i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(a), i16x8.extend_high_i8x16_s(b)));
 }
+
+// ---- shared by the X4 kernels (matmul_x4.ts, matmul_q8x4.ts) ----------------------------------
+
+/** 4 f16 at p -> f32x4 of value * 2^-112 (exact bits moved into f32 position). */
+// @ts-ignore: decorator
+@inline export function h2fraw4(p: usize): v128 {
+  return v128.and(i32x4.shl(v128.load16x4_s(p), 13), i32x4.splat(0x8FFFFFFF));
+}
+
+/** f16 at p -> f32 value * 2^-112. */
+// @ts-ignore: decorator
+@inline export function h2fraw(p: usize): f32 {
+  return reinterpret<f32>((<i32>load<i16>(p) << 13) & 0x8FFFFFFF);
+}
+
+/** Store lanes of v for rows n..n+3 that fall in [n0, n1) at y (row n's column). */
+// @ts-ignore: decorator
+@inline export function storeRows(y: usize, v: v128, n: i32, n0: i32, n1: i32): void {
+  if (n >= n0 && n + 4 <= n1) { v128.store(y, v); return; }
+  if (n >= n0 && n < n1) store<f32>(y, f32x4.extract_lane(v, 0));
+  if (n + 1 >= n0 && n + 1 < n1) store<f32>(y, f32x4.extract_lane(v, 1), 4);
+  if (n + 2 >= n0 && n + 2 < n1) store<f32>(y, f32x4.extract_lane(v, 2), 8);
+  if (n + 3 >= n0 && n + 3 < n1) store<f32>(y, f32x4.extract_lane(v, 3), 12);
+}
+
+/** Scatter n 4-byte words of one ggml row (src) into lane r of n X4 vectors at dst. */
+// @ts-ignore: decorator
+@inline export function toLanes(dst: usize, src: usize, r: usize, n: i32): void {
+  for (let k = 0; k < n; k++) store<u32>(dst + (<usize>k << 4) + (r << 2), load<u32>(src + (<usize>k << 2)));
+}
+/** Gather lane l of n X4 vectors at src into n 4-byte words of one ggml row at dst. */
+// @ts-ignore: decorator
+@inline export function fromLanes(dst: usize, src: usize, l: usize, n: i32): void {
+  for (let k = 0; k < n; k++) store<u32>(dst + (<usize>k << 2), load<u32>(src + (<usize>k << 4) + (l << 2)));
+}
+
+
+/**
+ * Token loop of the Q8_0 tiles (matmul.ts q8half, matmul_q8x4.ts q8halfX4): P0..P7 = the 4 rows x 2
+ * weights vectors of half block h; int16 records rec + 64t (+ 32h); i32x4 partials in part
+ * (h = 0: stored; h = 1: added, scaled by dw4 * d_x(t) (dxs + 4t) and added to acc + 16t).
+ */
+// @ts-ignore: decorator
+@inline export function q8HalfTokens(P0: v128, P1: v128, P2: v128, P3: v128, P4: v128, P5: v128, P6: v128, P7: v128,
+                                     h: usize, rec: usize, dxs: usize, part: usize, acc: usize, tn: i32, dw4: v128): void {
+  let x = rec + (h << 5), s = part, a = acc, d = dxs;
+  const end = part + (<usize>tn << 4);
+  while (s < end) {
+    let r = i32x4.dot_i16x8_s(P0, v128.load32_splat(x));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P1, v128.load32_splat(x, 4)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P2, v128.load32_splat(x, 8)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P3, v128.load32_splat(x, 12)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P4, v128.load32_splat(x, 16)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P5, v128.load32_splat(x, 20)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P6, v128.load32_splat(x, 24)));
+    r = i32x4.add(r, i32x4.dot_i16x8_s(P7, v128.load32_splat(x, 28)));
+    if (h == 0) {
+      v128.store(s, r);
+    } else {
+      r = i32x4.add(v128.load(s), r);
+      v128.store(a, f32x4.add(v128.load(a), f32x4.mul(f32x4.convert_i32x4_s(r), f32x4.mul(dw4, f32x4.splat(load<f32>(d))))));
+    }
+    x += 64; s += 16; a += 16; d += 4;
+  }
+}

@@ -13,7 +13,7 @@
 // For T > 1 the hot types (Q4_0, Q8_0, F16) process 4 weight rows per token so each activation
 // load and widening is shared by 4 rows; Q4_0 decode pairs 2 rows (2 streams still prefetch well;
 // cpu-kernels.md measured 4 separate row streams as a DRAM-prefetch trap).
-import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, setScratch } from './common';
+import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, setScratch, q8HalfTokens } from './common';
 
 /** Tokens per tile for T > 1. */
 // @ts-ignore: decorator
@@ -595,25 +595,7 @@ function dot2p_q8_0(w: usize, rb: usize, planes: usize, dxs: usize, nb: i32, y0:
   const P4 = trLo(ta, tb), P5 = trHi(ta, tb);
   ta = tr1(h0, h1); tb = tr1(h2, h3);
   const P6 = trLo(ta, tb), P7 = trHi(ta, tb);
-  let x = rec + (h << 5), s = part, a = acc, d = dxs;
-  const end = part + (<usize>tn << 4);
-  while (s < end) {
-    let r = i32x4.dot_i16x8_s(P0, v128.load32_splat(x));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P1, v128.load32_splat(x, 4)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P2, v128.load32_splat(x, 8)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P3, v128.load32_splat(x, 12)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P4, v128.load32_splat(x, 16)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P5, v128.load32_splat(x, 20)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P6, v128.load32_splat(x, 24)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P7, v128.load32_splat(x, 28)));
-    if (h == 0) {
-      v128.store(s, r);
-    } else {
-      r = i32x4.add(v128.load(s), r);
-      v128.store(a, f32x4.add(v128.load(a), f32x4.mul(f32x4.convert_i32x4_s(r), f32x4.mul(dw4, f32x4.splat(load<f32>(d))))));
-    }
-    x += 64; s += 16; a += 16; d += 4;
-  }
+  q8HalfTokens(P0, P1, P2, P3, P4, P5, P6, P7, h, rec, dxs, part, acc, tn, dw4);
 }
 
 /** Full 4-row groups [ga, gb) x T tokens (see the top of this section). */

@@ -21,7 +21,7 @@
 // Activations are ggml Q8_0 blocks (34 bytes: f16 d, 32 x int8) as quant_q8_0 writes them. Per
 // call each thread derives a compact record per (token, block) in its scratch: f32 d_x * 2^112
 // (the f16 weight scales are converted without the 2^112 rescale, see h2fraw4) and i32 8*sum(x).
-import { SCRATCH, SCRATCH_BYTES, hsumi, h2f4 } from './common';
+import { SCRATCH, SCRATCH_BYTES, hsumi, h2f4, h2fraw, h2fraw4, storeRows, toLanes, fromLanes } from './common';
 import { mm_q4_k } from './matmul_k';
 
 // @ts-ignore: decorator
@@ -42,18 +42,6 @@ const KCONST: usize = memory.data<u8>([
 /** Most tokens per prefill tile. */
 // @ts-ignore: decorator
 @inline const TT_MAX: i32 = 64;
-
-/** 4 f16 at p -> f32x4 of value * 2^-112 (exact bits moved into f32 position). */
-// @ts-ignore: decorator
-@inline function h2fraw4(p: usize): v128 {
-  return v128.and(i32x4.shl(v128.load16x4_s(p), 13), i32x4.splat(0x8FFFFFFF));
-}
-
-/** f16 at p -> f32 value * 2^-112. */
-// @ts-ignore: decorator
-@inline function h2fraw(p: usize): f32 {
-  return reinterpret<f32>((<i32>load<i16>(p) << 13) & 0x8FFFFFFF);
-}
 
 /** Record of one activation block (34 bytes at q) at r: f32 d_x * 2^112, i32 8 * sum(x). */
 // @ts-ignore: decorator
@@ -120,16 +108,6 @@ function rowDot(p: usize, x: usize, recs: usize, nb: i32): f32 {
   return acc;
 }
 
-/** Store lanes of v for rows n..n+3 that fall in [n0, n1) at y (row n's column). */
-// @ts-ignore: decorator
-@inline function storeRows(y: usize, v: v128, n: i32, n0: i32, n1: i32): void {
-  if (n >= n0 && n + 4 <= n1) { v128.store(y, v); return; }
-  if (n >= n0 && n < n1) store<f32>(y, f32x4.extract_lane(v, 0));
-  if (n + 1 >= n0 && n + 1 < n1) store<f32>(y, f32x4.extract_lane(v, 1), 4);
-  if (n + 2 >= n0 && n + 2 < n1) store<f32>(y, f32x4.extract_lane(v, 2), 8);
-  if (n + 3 >= n0 && n + 3 < n1) store<f32>(y, f32x4.extract_lane(v, 3), 12);
-}
-
 /**
  * One X4 group x tokens [0, tn) of a tile (weights unpacked once per block, reused by every token):
  * recs block-major (record of token t, block b at recs + (b * tn + t) * 8), x token rows of xb
@@ -137,11 +115,11 @@ function rowDot(p: usize, x: usize, recs: usize, nb: i32): f32 {
  */
 function groupTile(p: usize, x: usize, xb: usize, recs: usize, acc: usize, nb: i32, tn: i32): void {
   for (let t = 0; t < tn; t++) v128.store(acc + (<usize>t << 4), f32x4.splat(0));
-  const m = i8x16.splat(0x0F);
+  const m = v128.load(KCONST), ones = v128.load(KCONST, 16);
   for (let b = 0; b < nb; b++) {
     const v0 = v128.load(p, 8), v1 = v128.load(p, 24), v2 = v128.load(p, 40), v3 = v128.load(p, 56);
-    const l0 = v128.and(v0, m), h0 = i8x16.shr_u(v0, 4), l1 = v128.and(v1, m), h1 = i8x16.shr_u(v1, 4);
-    const l2 = v128.and(v2, m), h2 = i8x16.shr_u(v2, 4), l3 = v128.and(v3, m), h3 = i8x16.shr_u(v3, 4);
+    const l0 = v128.and(v0, m), h0 = v128.and(i16x8.shr_u(v0, 4), m), l1 = v128.and(v1, m), h1 = v128.and(i16x8.shr_u(v1, 4), m);
+    const l2 = v128.and(v2, m), h2 = v128.and(i16x8.shr_u(v2, 4), m), l3 = v128.and(v3, m), h3 = v128.and(i16x8.shr_u(v3, 4), m);
     const dw = h2fraw4(p);
     let q = x + <usize>b * 34 + 2, r = recs + <usize>b * <usize>tn * 8, a = acc;
     const end = a + (<usize>tn << 4);
@@ -154,8 +132,8 @@ function groupTile(p: usize, x: usize, xb: usize, recs: usize, acc: usize, nb: i
       s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 24), h2));
       s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 12), l3));
       s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 28), h3));
-      const si = i32x4.sub(i32x4.extadd_pairwise_i16x8_s(s), i32x4.splat(load<i32>(r, 4)));
-      v128.store(a, f32x4.relaxed_madd(f32x4.convert_i32x4_s(si), f32x4.mul(dw, f32x4.splat(load<f32>(r))), v128.load(a)));
+      const si = i32x4.sub(i32x4.dot_i16x8_s(s, ones), v128.load32_splat(r, 4));
+      v128.store(a, f32x4.relaxed_madd(f32x4.convert_i32x4_s(si), f32x4.mul(dw, v128.load32_splat(r)), v128.load(a)));
       q += xb; r += 8; a += 16;
     }
     p += XB;
@@ -208,17 +186,6 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
       }
     }
   }
-}
-
-/** Scatter n 4-byte words of one ggml row (src) into lane r of n X4 vectors at dst. */
-// @ts-ignore: decorator
-@inline function toLanes(dst: usize, src: usize, r: usize, n: i32): void {
-  for (let k = 0; k < n; k++) store<u32>(dst + (<usize>k << 4) + (r << 2), load<u32>(src + (<usize>k << 2)));
-}
-/** Gather lane l of n X4 vectors at src into n 4-byte words of one ggml row at dst. */
-// @ts-ignore: decorator
-@inline function fromLanes(dst: usize, src: usize, l: usize, n: i32): void {
-  for (let k = 0; k < n; k++) store<u32>(dst + (<usize>k << 2), load<u32>(src + (<usize>k << 4) + (l << 2)));
 }
 
 /**
@@ -513,3 +480,4 @@ export function unpack_row_q4_k_x4(g: usize, lane: i32, dst: usize, nb: i32): vo
     fromLanes(d + 16, o + 64, l, 32);
   }
 }
+
