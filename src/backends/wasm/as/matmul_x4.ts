@@ -199,11 +199,16 @@ export function repack_q4_0_x4(w: usize, tmp: usize, nb: i32, groups: i32): void
     memory.copy(tmp, p, gb);
     for (let b = 0; b < nb; b++) {
       const o = p + <usize>b * XB, s = tmp + <usize>b * 18;
-      for (let r = 0; r < 4; r++) {
-        const src = s + <usize>r * rb;
-        store<u16>(o + (<usize>r << 1), load<u16>(src));
-        toLanes(o + 8, src + 2, <usize>r, 4);
-      }
+      for (let r = 0; r < 4; r++) store<u16>(o + (<usize>r << 1), load<u16>(s + <usize>r * rb));
+      // one 4 x 4 transpose of 32-bit words
+      const q = s + 2;
+      const a = v128.load(q), b1 = v128.load(q + rb), c = v128.load(q + 2 * rb), d = v128.load(q + 3 * rb);
+      const ab0 = i32x4.shuffle(a, b1, 0, 4, 1, 5), ab1 = i32x4.shuffle(a, b1, 2, 6, 3, 7);
+      const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+      v128.store(o, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5), 8);
+      v128.store(o, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 24);
+      v128.store(o, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 40);
+      v128.store(o, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 56);
     }
   }
 }
