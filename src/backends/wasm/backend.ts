@@ -700,10 +700,19 @@ export class WasmBackend implements Backend {
     }
     const aux = this.scratch(0, 'aux', T * 4);
     this.arenas[0]!.i32.set(positions, aux >>> 2);
-    const scStride = align((maxPos + 1) * 4);
+    // two score rows per thread: heads that share a KV head are taken two at a time
+    const scStride = align(2 * (maxPos + 4) * 4);
     const sc = this.scratch(0, 'thr', scStride * this.threads);
     const pairs = T * nHead;
-    const ppc = this.split(pairs, pairs * (maxPos + 1) * (dk + dv), 1 << 15, 4);
+    let ppc = this.split(pairs, pairs * (maxPos + 1) * (dk + dv), 1 << 15, 4);
+    const group = nHead / nKvHead, kvGroups = T * nKvHead;
+    if (ppc < pairs && group >= 2 && kvGroups >= this.threads) {
+      // whole KV groups per chunk: each thread reads a KV head's rows from memory once and its
+      // other heads find them in its own cache (decode: one KV head per thread)
+      ppc = group * Math.max(1, Math.floor(kvGroups / (2 * this.threads)));
+    } else if (ppc < pairs && ppc % 2 === 1 && group >= 2) {
+      ppc++; // chunks keep head pairs together
+    }
     const c = this.args, A = CTL.ARGS;
     const kp = this.in0(kt, 'k');
     c[A] = qt.ptr; c[A + 1] = kp; c[A + 2] = vFromK ? kp : this.in0(vt, 'v'); c[A + 3] = o.ptr; c[A + 4] = aux;

@@ -256,6 +256,7 @@ export class JobRunner {
       fns.get('add_bias')?.(y, x, 60, 2);
       fns.get('rope_f32')?.(q, pos, 2, 2, 64, 0, 64, it & 1, inv, 1, sc);
       fns.get('attention_f32')?.(q, kk, v, o, pos, 4, 2, 32, 32, 0.2, 0, 8, sc, 32);
+      fns.get('attention_f32')?.(q, kk, v, o, pos, 2, 2, 32, 32, 0.2, 0, 4, sc, 32); // one head per KV head
     }
   }
 }

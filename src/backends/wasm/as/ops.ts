@@ -239,8 +239,8 @@ export function rope_f32(x: usize, pos: usize, T: i32, H: i32, headDim: i32, off
  * Scores are taken 4 keys at a time (4 independent accumulators share each q load) and the
  * p.V sum keeps 16 output columns in registers across all keys, for instruction-level parallelism.
  */
-export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: i32, nKv: i32,
-                              dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize, vHead: i32): void {
+function attnHeads(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: i32, nKv: i32,
+                   dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize, vHead: i32): void {
   const group = nHead / nKv;
   const kStride = <usize>nKv * <usize>dk * 4;
   const vStride = <usize>nKv * <usize>vHead * 4;
@@ -264,10 +264,10 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usi
       for (let d = 0; d < dk4; d += 4) {
         const o = <usize>d << 2;
         const qv = v128.load(qr + o);
-        a0 = f32x4.add(a0, f32x4.mul(qv, v128.load(k0 + o)));
-        a1 = f32x4.add(a1, f32x4.mul(qv, v128.load(k1 + o)));
-        a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + o)));
-        a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + o)));
+        a0 = fmadd(qv, v128.load(k0 + o), a0);
+        a1 = fmadd(qv, v128.load(k1 + o), a1);
+        a2 = fmadd(qv, v128.load(k2 + o), a2);
+        a3 = fmadd(qv, v128.load(k3 + o), a3);
       }
       // transpose-add: lane i = horizontal sum of a_i
       const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
@@ -328,10 +328,10 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usi
       let vr = vb + (<usize>d << 2);
       for (j = 0; j < n; j++) {
         const w = v128.load32_splat(scores + (<usize>j << 2));
-        o0 = f32x4.add(o0, f32x4.mul(w, v128.load(vr)));
-        o1 = f32x4.add(o1, f32x4.mul(w, v128.load(vr, 16)));
-        o2 = f32x4.add(o2, f32x4.mul(w, v128.load(vr, 32)));
-        o3 = f32x4.add(o3, f32x4.mul(w, v128.load(vr, 48)));
+        o0 = fmadd(w, v128.load(vr), o0);
+        o1 = fmadd(w, v128.load(vr, 16), o1);
+        o2 = fmadd(w, v128.load(vr, 32), o2);
+        o3 = fmadd(w, v128.load(vr, 48), o3);
         vr += vStride;
       }
       const ob = orow + (<usize>d << 2);
@@ -357,6 +357,138 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usi
         vr += vStride;
       }
       store<f32>(orow + (<usize>d << 2), o0 * inv);
+    }
+  }
+}
+
+/**
+ * a * b + c: fused (one rounding) in the relaxed-SIMD module, where it compiles to vfmadd on x86
+ * with FMA (every machine this runs on has it; the result is the same on every such machine);
+ * multiply then add in the SIMD128 module. Attention is the only user: its results may differ
+ * between the two modules by a rounding, never between calls, heads, splits or T.
+ */
+// @ts-ignore: decorator
+@inline function fmadd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+// @ts-ignore: decorator
+@inline function hsum4x4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
+  const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
+}
+
+/** exp(s - max) in place over n scores and 1 / their sum (the order of attnHeads). */
+function softmaxRow(scores: usize, n: i32, mx: f32): f32 {
+  const mxv = f32x4.splat(mx);
+  let sv = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const e = expv(f32x4.sub(v128.load(scores + o), mxv));
+    v128.store(scores + o, e);
+    sv = f32x4.add(sv, e);
+  }
+  let sum: f32 = (f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1)) +
+                 (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    const e = exps(load<f32>(scores + o) - mx);
+    store<f32>(scores + o, e);
+    sum += e;
+  }
+  return <f32>1.0 / sum;
+}
+
+/**
+ * Two query heads of one token that share a KV head (GQA, MLA): every key and value row is loaded
+ * once for both, and 8 accumulators are in flight (two heads x 4 keys, two heads x 16 columns).
+ * Each head's arithmetic is exactly attnHeads' (same accumulators, same order), so the results do
+ * not depend on which heads were paired. Needs dk % 4 == 0 and dv % 16 == 0. s0 / s1: score rows.
+ */
+function attnTwoHeads(qa: usize, qb: usize, kb: usize, vb: usize, oa: usize, ob: usize, n: i32, dk: i32, dv: i32,
+                      kStride: usize, vStride: usize, scale: f32, s0: usize, s1: usize): void {
+  const zero = f32x4.splat(0);
+  const sc = f32x4.splat(scale);
+  let mva = f32x4.splat(-Infinity), mvb = mva;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const k0 = kb + <usize>j * kStride, k1 = k0 + kStride, k2 = k1 + kStride, k3 = k2 + kStride;
+    let a0 = zero, a1 = zero, a2 = zero, a3 = zero, b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+    for (let d = 0; d < dk; d += 4) {
+      const o = <usize>d << 2;
+      const x = v128.load(qa + o), y = v128.load(qb + o);
+      const c0 = v128.load(k0 + o), c1 = v128.load(k1 + o), c2 = v128.load(k2 + o), c3 = v128.load(k3 + o);
+      a0 = fmadd(x, c0, a0); b0 = fmadd(y, c0, b0);
+      a1 = fmadd(x, c1, a1); b1 = fmadd(y, c1, b1);
+      a2 = fmadd(x, c2, a2); b2 = fmadd(y, c2, b2);
+      a3 = fmadd(x, c3, a3); b3 = fmadd(y, c3, b3);
+    }
+    const sa = f32x4.mul(hsum4x4(a0, a1, a2, a3), sc), sb = f32x4.mul(hsum4x4(b0, b1, b2, b3), sc);
+    v128.store(s0 + (<usize>j << 2), sa); v128.store(s1 + (<usize>j << 2), sb);
+    mva = f32x4.max(mva, sa); mvb = f32x4.max(mvb, sb);
+  }
+  let mxa: f32 = max(max(f32x4.extract_lane(mva, 0), f32x4.extract_lane(mva, 1)),
+                     max(f32x4.extract_lane(mva, 2), f32x4.extract_lane(mva, 3)));
+  let mxb: f32 = max(max(f32x4.extract_lane(mvb, 0), f32x4.extract_lane(mvb, 1)),
+                     max(f32x4.extract_lane(mvb, 2), f32x4.extract_lane(mvb, 3)));
+  for (; j < n; j++) {
+    const kr = kb + <usize>j * kStride;
+    const sa = dot_f32(qa, kr, dk) * scale, sb = dot_f32(qb, kr, dk) * scale;
+    store<f32>(s0 + (<usize>j << 2), sa); store<f32>(s1 + (<usize>j << 2), sb);
+    mxa = max(mxa, sa); mxb = max(mxb, sb);
+  }
+  const inva = f32x4.splat(softmaxRow(s0, n, mxa)), invb = f32x4.splat(softmaxRow(s1, n, mxb));
+  for (let d = 0; d < dv; d += 16) {
+    let o0 = zero, o1 = zero, o2 = zero, o3 = zero, u0 = zero, u1 = zero, u2 = zero, u3 = zero;
+    let vr = vb + (<usize>d << 2);
+    for (j = 0; j < n; j++) {
+      const wa = v128.load32_splat(s0 + (<usize>j << 2)), wb = v128.load32_splat(s1 + (<usize>j << 2));
+      const c0 = v128.load(vr), c1 = v128.load(vr, 16), c2 = v128.load(vr, 32), c3 = v128.load(vr, 48);
+      o0 = fmadd(wa, c0, o0); u0 = fmadd(wb, c0, u0);
+      o1 = fmadd(wa, c1, o1); u1 = fmadd(wb, c1, u1);
+      o2 = fmadd(wa, c2, o2); u2 = fmadd(wb, c2, u2);
+      o3 = fmadd(wa, c3, o3); u3 = fmadd(wb, c3, u3);
+      vr += vStride;
+    }
+    const pa = oa + (<usize>d << 2), pb = ob + (<usize>d << 2);
+    v128.store(pa, f32x4.mul(o0, inva)); v128.store(pa, f32x4.mul(o1, inva), 16);
+    v128.store(pa, f32x4.mul(o2, inva), 32); v128.store(pa, f32x4.mul(o3, inva), 48);
+    v128.store(pb, f32x4.mul(u0, invb)); v128.store(pb, f32x4.mul(u1, invb), 16);
+    v128.store(pb, f32x4.mul(u2, invb), 32); v128.store(pb, f32x4.mul(u3, invb), 48);
+  }
+}
+
+/**
+ * Attention for (token, head) pairs [p0, p1) (contract above attnHeads). Consecutive heads of one
+ * token that share a KV head go through attnTwoHeads two at a time, the rest through attnHeads;
+ * both give the same results. scores: per-thread scratch of at least 2 * (max(pos) + 4) floats.
+ */
+export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: i32, nKv: i32,
+                              dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize, vHead: i32): void {
+  const group = nHead / nKv;
+  if (group < 2 || (dk & 3) != 0 || (dv & 15) != 0) {
+    attnHeads(q, k, v, out, pos, nHead, nKv, dk, dv, scale, p0, p1, scores, vHead);
+    return;
+  }
+  const kStride = <usize>nKv * <usize>dk * 4;
+  const vStride = <usize>nKv * <usize>vHead * 4;
+  let p = p0;
+  while (p < p1) {
+    const t = p / nHead;
+    const h = p - t * nHead;
+    const kvh = h / group;
+    if (p + 1 < p1 && h + 1 < nHead && (h + 1) / group == kvh) {
+      const n = load<i32>(pos + (<usize>t << 2)) + 1;
+      attnTwoHeads(q + <usize>p * <usize>dk * 4, q + <usize>(p + 1) * <usize>dk * 4, k + <usize>kvh * <usize>dk * 4,
+        v + <usize>kvh * <usize>vHead * 4, out + <usize>p * <usize>dv * 4, out + <usize>(p + 1) * <usize>dv * 4,
+        n, dk, dv, kStride, vStride, scale, scores, scores + ((<usize>(n + 3) & ~3) << 2));
+      p += 2;
+    } else {
+      attnHeads(q, k, v, out, pos, nHead, nKv, dk, dv, scale, p, p + 1, scores, vHead);
+      p += 1;
     }
   }
 }
