@@ -10,6 +10,16 @@ export let SCRATCH: usize = 0;
 @inline export const SCRATCH_BYTES: i32 = 65536;
 export function setScratch(p: usize): void { SCRATCH = p; }
 
+/**
+ * Constant vectors in static memory (the module's data segment: the same bytes written by every
+ * instantiation): the 0x0F byte mask at KCONST, i16 ones at KCONST + 16. Kernels load them before
+ * their loops: V8 11.3 sinks a splat (even of a computed value) into the loop that uses it and
+ * rebuilds it in every iteration (3-5 instructions), but keeps a loaded value in a register.
+ */
+export const KCONST: usize = memory.data<u8>([
+  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+  1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0,
+], 16);
 /** 2^112: rescales an f16 whose bits were moved into f32 position (exponent bias 15 -> 127). */
 // @ts-ignore: decorator
 @inline export const F16_RESCALE: f32 = reinterpret<f32>(0x77800000);

@@ -13,7 +13,7 @@
 // For T > 1 the hot types (Q4_0, Q8_0, F16) process 4 weight rows per token so each activation
 // load and widening is shared by 4 rows; Q4_0 decode pairs 2 rows (2 streams still prefetch well;
 // cpu-kernels.md measured 4 separate row streams as a DRAM-prefetch trap).
-import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, setScratch, q8HalfTokens } from './common';
+import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, KCONST, setScratch, q8HalfTokens } from './common';
 
 /** Tokens per tile for T > 1. */
 // @ts-ignore: decorator
@@ -302,12 +302,11 @@ function q4_0_planes(xq: usize, nb: i32, dst: usize): void {
   }
 }
 
-/** Integer block sum of one weight block against one plane record (i32x4 partials). */
+/** Integer block sum of one weight block against one plane record (i32x4 partials); m: the 0x0F bytes of KCONST (= 0x000F on zero-extended bytes). */
 // @ts-ignore: decorator
-@inline function q4_0_planar(p: usize, r: usize): v128 {
+@inline function q4_0_planar(p: usize, r: usize, m: v128): v128 {
   const v = v128.load(p, 2);
   const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
-  const m = i16x8.splat(0x0F);
   const s = i32x4.add(
     i32x4.add(i32x4.dot_i16x8_s(v128.and(lo, m), v128.load(r)), i32x4.dot_i16x8_s(v128.and(hi, m), v128.load(r, 16))),
     i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(lo, 4), v128.load(r, 32)), i32x4.dot_i16x8_s(i16x8.shr_u(hi, 4), v128.load(r, 48))));
@@ -320,10 +319,11 @@ function q4_0_planes(xq: usize, nb: i32, dst: usize): void {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
   let p = w, r = planes;
   const end = w + <usize>nb * 18;
+  const m = v128.load(KCONST); // loaded: V8 would rebuild a splat in every iteration
   while (p < end) {
     const dx = load<f32>(r, 80);
-    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p, r)), f32x4.splat(h2f(p) * dx)));
-    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p + rb, r)), f32x4.splat(h2f(p + rb) * dx)));
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p, r, m)), f32x4.splat(h2f(p) * dx)));
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p + rb, r, m)), f32x4.splat(h2f(p + rb) * dx)));
     p += 18; r += PREC;
   }
   store<f32>(y0, hsum(a0));
@@ -335,8 +335,9 @@ function q4_0_planes(xq: usize, nb: i32, dst: usize): void {
   let acc = f32x4.splat(0);
   let p = w, r = planes;
   const end = w + <usize>nb * 18;
+  const m = v128.load(KCONST);
   while (p < end) {
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p, r)), f32x4.splat(h2f(p) * load<f32>(r, 80))));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(q4_0_planar(p, r, m)), f32x4.splat(h2f(p) * load<f32>(r, 80))));
     p += 18; r += PREC;
   }
   return hsum(acc);

@@ -21,21 +21,11 @@
 // Activations are ggml Q8_0 blocks (34 bytes: f16 d, 32 x int8) as quant_q8_0 writes them. Per
 // call each thread derives a compact record per (token, block) in its scratch: f32 d_x * 2^112
 // (the f16 weight scales are converted without the 2^112 rescale, see h2fraw4) and i32 8*sum(x).
-import { SCRATCH, SCRATCH_BYTES, hsumi, h2f4, h2fraw, h2fraw4, storeRows, toLanes, fromLanes } from './common';
+import { SCRATCH, SCRATCH_BYTES, KCONST, hsumi, h2f4, h2fraw, h2fraw4, storeRows, toLanes, fromLanes } from './common';
 import { mm_q4_k } from './matmul_k';
 
 // @ts-ignore: decorator
 @inline const P112: f32 = reinterpret<f32>(0x77800000); // 2^112
-/**
- * Constant vectors in static memory (the module's data segment: the same bytes written by every
- * instantiation): the 0x0F byte mask at KCONST, i16 ones at KCONST + 16. Kernels load them before
- * their loops: V8 11.3 sinks a splat (even of a computed value) into the loop that uses it and
- * rebuilds it in every iteration (3-5 instructions), but keeps a loaded value in a register.
- */
-const KCONST: usize = memory.data<u8>([
-  15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-  1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0,
-], 16);
 /** Bytes of one X4 block (4 rows x 32 weights). */
 // @ts-ignore: decorator
 @inline const XB: usize = 72;
