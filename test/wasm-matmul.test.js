@@ -542,3 +542,24 @@ test('Q4_0 decode: the scratch-plane path equals the plain path', () => {
     out[0].forEach((v, i) => assert.ok(Math.abs(v - out[1][i]) <= 1e-6 * (Math.abs(v) + 1), `K=${K} row ${i}: ${v} vs ${out[1][i]}`));
   }
 });
+
+// attention_f32 takes heads that share a KV head two at a time; a head's output must not depend on
+// whether it was paired (row ranges that cut pairs, one head per call), in both modules
+for (const [mod, module] of MODULES) {
+  test(`attention_f32: paired heads equal heads one at a time, bit for bit (${mod} module)`, () => {
+    const rand = mulberry32(5151);
+    const w = instantiate({ module });
+    for (const [nHead, nKv, dk, dv, positions] of [[4, 2, 16, 16, [39]], [6, 2, 64, 64, [5, 32]], [12, 2, 128, 128, [99]], [16, 1, 80, 64, [6, 2, 11]]]) {
+      w.reset();
+      const T = positions.length, S = Math.max(...positions) + 1;
+      const f = (n) => Float32Array.from({ length: n }, () => rand() * 2 - 1);
+      const pq = w.put(new Uint8Array(f(T * nHead * dk).buffer)), pk = w.put(new Uint8Array(f(S * nKv * dk).buffer));
+      const pv = w.put(new Uint8Array(f(S * nKv * dv).buffer)), pos = w.put(new Uint8Array(Int32Array.from(positions).buffer));
+      const o1 = w.alloc(T * nHead * dv * 4), o2 = w.alloc(T * nHead * dv * 4), sc = w.alloc(2 * (S + 4) * 4);
+      w.ex.attention_f32(pq, pk, pv, o1, pos, nHead, nKv, dk, dv, 0.125, 0, T * nHead, sc, dv);
+      for (let p = 0; p < T * nHead; p++) w.ex.attention_f32(pq, pk, pv, o2, pos, nHead, nKv, dk, dv, 0.125, p, p + 1, sc, dv);
+      const a = new Float32Array(w.memory.buffer, o1, T * nHead * dv), b = new Float32Array(w.memory.buffer, o2, T * nHead * dv);
+      for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.fail(`H=${nHead}/${nKv} dk=${dk} dv=${dv}: out[${i}] ${a[i]} paired vs ${b[i]} alone`);
+    }
+  });
+}

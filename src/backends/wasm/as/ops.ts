@@ -362,14 +362,12 @@ function attnHeads(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: 
 }
 
 /**
- * a * b + c: fused (one rounding) in the relaxed-SIMD module, where it compiles to vfmadd on x86
- * with FMA (every machine this runs on has it; the result is the same on every such machine);
- * multiply then add in the SIMD128 module. Attention is the only user: its results may differ
- * between the two modules by a rounding, never between calls, heads, splits or T.
+ * a * b + c, multiply then add (two roundings). A fused f32x4.relaxed_madd in the relaxed module
+ * was 1.7x faster on cached rows, but on the F16 test model it made 9 of 15 decode positions
+ * differ from the full recompute by an f16 rounding flip downstream (2 of 15 unfused); not kept.
  */
 // @ts-ignore: decorator
 @inline function fmadd(a: v128, b: v128, c: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
