@@ -19,6 +19,23 @@ export function setScratch(p: usize): void { SCRATCH = p; }
 export const KCONST: usize = memory.data<u8>([
   15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
   1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0,
+  // + 32: Q4_K X4 scale bits 0x03, 0x0C, 0x30 (matmul_x4.ts unpackS)
+  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+  12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,
+  48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48,
+  // + 80: byte selections for i8x16.relaxed_swizzle (0x80 = zero byte on every engine: x86 pshufb
+  // zeroes bytes whose index has the top bit set, ARM tbl zeroes indices past 15): bytes
+  // 4c..4c+3 of a vector each widened to the two i16 lanes of its row (matmul_x4.ts scJ), c = 0..3
+  0, 128, 0, 128, 1, 128, 1, 128, 2, 128, 2, 128, 3, 128, 3, 128,
+  4, 128, 4, 128, 5, 128, 5, 128, 6, 128, 6, 128, 7, 128, 7, 128,
+  8, 128, 8, 128, 9, 128, 9, 128, 10, 128, 10, 128, 11, 128, 11, 128,
+  12, 128, 12, 128, 13, 128, 13, 128, 14, 128, 14, 128, 15, 128, 15, 128,
+  // + 144: the mins of two sub-blocks per row (matmul_x4.ts mpJ), first and second half
+  0, 128, 4, 128, 1, 128, 5, 128, 2, 128, 6, 128, 3, 128, 7, 128,
+  8, 128, 12, 128, 9, 128, 13, 128, 10, 128, 14, 128, 11, 128, 15, 128,
+  // + 176: i32 0x8FFFFFFF (f16 bits moved into f32 position, h2f4); + 192: f32 2^112
+  255, 255, 255, 143, 255, 255, 255, 143, 255, 255, 255, 143, 255, 255, 255, 143,
+  0, 0, 128, 119, 0, 0, 128, 119, 0, 0, 128, 119, 0, 0, 128, 119,
 ], 16);
 /** 2^112: rescales an f16 whose bits were moved into f32 position (exponent bias 15 -> 127). */
 // @ts-ignore: decorator

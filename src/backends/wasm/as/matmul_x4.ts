@@ -21,7 +21,7 @@
 // Activations are ggml Q8_0 blocks (34 bytes: f16 d, 32 x int8) as quant_q8_0 writes them. Per
 // call each thread derives a compact record per (token, block) in its scratch: f32 d_x * 2^112
 // (the f16 weight scales are converted without the 2^112 rescale, see h2fraw4) and i32 8*sum(x).
-import { SCRATCH, SCRATCH_BYTES, KCONST, hsumi, h2f4, h2fraw, h2fraw4, storeRows, toLanes, fromLanes } from './common';
+import { SCRATCH, SCRATCH_BYTES, KCONST, hsumi, h2fraw, h2fraw4, storeRows, toLanes, fromLanes } from './common';
 import { mm_q4_k } from './matmul_k';
 
 // @ts-ignore: decorator
@@ -234,43 +234,39 @@ export function unpack_row_q4_0_x4(g: usize, lane: i32, dst: usize, nb: i32): vo
 // @ts-ignore: decorator
 @inline const KB: usize = 576;
 
-/** i16x8 of the scales of sub-block j for the 4 rows (lanes 2r, 2r+1 = row r). */
+/**
+ * i16x8 of the scales of sub-block j for the 4 rows (lanes 2r, 2r+1 = row r): one relaxed_swizzle
+ * with a selection loaded from KCONST (an i8x16.shuffle with a zero vector cost V8 a rebuilt
+ * 16-byte constant per use).
+ */
 // @ts-ignore: decorator
 @inline function scJ(sA: v128, sB: v128, j: i32): v128 {
-  const z = i32x4.splat(0);
-  if (j == 0) return i8x16.shuffle(sA, z, 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
-  if (j == 1) return i8x16.shuffle(sA, z, 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
-  if (j == 2) return i8x16.shuffle(sA, z, 8, 16, 8, 16, 9, 16, 9, 16, 10, 16, 10, 16, 11, 16, 11, 16);
-  if (j == 3) return i8x16.shuffle(sA, z, 12, 16, 12, 16, 13, 16, 13, 16, 14, 16, 14, 16, 15, 16, 15, 16);
-  if (j == 4) return i8x16.shuffle(sB, z, 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
-  if (j == 5) return i8x16.shuffle(sB, z, 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
-  if (j == 6) return i8x16.shuffle(sB, z, 8, 16, 8, 16, 9, 16, 9, 16, 10, 16, 10, 16, 11, 16, 11, 16);
-  if (j == 7) return i8x16.shuffle(sB, z, 12, 16, 12, 16, 13, 16, 13, 16, 14, 16, 14, 16, 15, 16, 15, 16);
-  return z;
+  return i8x16.relaxed_swizzle(j < 4 ? sA : sB, v128.load(KCONST + 80 + (<usize>(j & 3) << 4)));
 }
 
 /** i16x8 of the mins of sub-blocks 2jj, 2jj+1 for the 4 rows (lanes 2r, 2r+1 = row r). */
 // @ts-ignore: decorator
 @inline function mpJ(mA: v128, mB: v128, jj: i32): v128 {
-  const z = i32x4.splat(0);
-  if (jj == 0) return i8x16.shuffle(mA, z, 0, 16, 4, 16, 1, 16, 5, 16, 2, 16, 6, 16, 3, 16, 7, 16);
-  if (jj == 1) return i8x16.shuffle(mA, z, 8, 16, 12, 16, 9, 16, 13, 16, 10, 16, 14, 16, 11, 16, 15, 16);
-  if (jj == 2) return i8x16.shuffle(mB, z, 0, 16, 4, 16, 1, 16, 5, 16, 2, 16, 6, 16, 3, 16, 7, 16);
-  if (jj == 3) return i8x16.shuffle(mB, z, 8, 16, 12, 16, 9, 16, 13, 16, 10, 16, 14, 16, 11, 16, 15, 16);
-  return z;
+  return i8x16.relaxed_swizzle(jj < 2 ? mA : mB, v128.load(KCONST + 144 + (<usize>(jj & 1) << 4)));
 }
 
 /** Bytes 4j + r (j < 4: sA/mA, j >= 4: sB/mB) of the scales / mins of the group block at p. */
 // @ts-ignore: decorator
 @inline function unpackS(p: usize, which: i32): v128 {
-  const m4 = i8x16.splat(0x0F);
+  const m4 = v128.load(KCONST);
   const Q = v128.load(p, 16), Q2 = v128.load(p, 32), H = v128.load(p, 48);
   // 16-bit shifts of masked bytes (no bit crosses a byte boundary that the mask keeps): V8 11.3
-  // emits i8x16 shifts as a 16-bit shift plus a freshly built mask
-  if (which == 0) return v128.or(v128.and(Q, m4), i16x8.shl(v128.and(H, i8x16.splat(0x03)), 4));
-  if (which == 1) return v128.or(v128.and(Q2, m4), i16x8.shl(v128.and(H, i8x16.splat(0x0C)), 2));
-  if (which == 2) return v128.or(v128.and(i16x8.shr_u(Q, 4), m4), v128.and(H, i8x16.splat(0x30)));
-  return v128.or(v128.and(i16x8.shr_u(Q2, 4), m4), v128.and(i16x8.shr_u(H, 2), i8x16.splat(0x30)));
+  // emits i8x16 shifts as a 16-bit shift plus a freshly built mask; masks loaded from KCONST
+  if (which == 0) return v128.or(v128.and(Q, m4), i16x8.shl(v128.and(H, v128.load(KCONST, 32)), 4));
+  if (which == 1) return v128.or(v128.and(Q2, m4), i16x8.shl(v128.and(H, v128.load(KCONST, 48)), 2));
+  if (which == 2) return v128.or(v128.and(i16x8.shr_u(Q, 4), m4), v128.and(H, v128.load(KCONST, 64)));
+  return v128.or(v128.and(i16x8.shr_u(Q2, 4), m4), v128.and(i16x8.shr_u(H, 2), v128.load(KCONST, 64)));
+}
+
+/** h2f4 (4 f16 at p -> f32x4) with its two constants loaded from KCONST. */
+// @ts-ignore: decorator
+@inline function h2f4k(p: usize): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(v128.load16x4_s(p), 13), v128.load(KCONST, 176)), v128.load(KCONST, 192));
 }
 
 /** Lane jj (i32) of v splatted. */
@@ -322,8 +318,8 @@ function groupDotK(p: usize, x: usize, nb: i32): v128 {
                            i32x4.add(chunkK(p, x + 4, 2, sA, sB, m), chunkK(p, x + 4, 3, sA, sB, m)));
     const ms = msum4(unpackS(p, 2), unpackS(p, 3), x + 260);
     const dy = f32x4.splat(load<f32>(x));
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(h2f4(p), dy)));
-    macc = f32x4.add(macc, f32x4.mul(f32x4.convert_i32x4_s(ms), f32x4.mul(h2f4(p + 8), dy)));
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(h2f4k(p), dy)));
+    macc = f32x4.add(macc, f32x4.mul(f32x4.convert_i32x4_s(ms), f32x4.mul(h2f4k(p + 8), dy)));
     p += KB; x += 292;
   }
   return f32x4.sub(acc, macc);
@@ -374,7 +370,7 @@ function groupTileK(p: usize, x: usize, xb: usize, nb: i32, tn: i32, isum: usize
       }
     }
     const mA = unpackS(p, 2), mB = unpackS(p, 3);
-    const d4 = h2f4(p), dm4 = h2f4(p + 8);
+    const d4 = h2f4k(p), dm4 = h2f4k(p + 8);
     let q = xbk, s = isum, a = acc;
     while (s < end) {
       const ms = msum4(mA, mB, q + 260);
