@@ -2,18 +2,18 @@
 // Quick single-thread speed check of the wasm matmul kernels (not part of the test suite).
 // Decode (T = 1): weight GB/s streaming distinct copies of an N x K matrix (arena > L3).
 // Prefill (T = 64 by default): GOP/s (2 ops per multiply-add) on one resident matrix.
-// Types q4_0_x4 / q4_k_x4 are Q4_0 / Q4_K repacked into their X4 layouts, run by mm_q4_0_x4 /
-// mm_q4_k_x4 (relaxed SIMD).
+// Types q4_0_x4 / q8_0_x4 / q4_k_x4 are Q4_0 / Q8_0 / Q4_K repacked into their X4 layouts, run by mm_q4_0_x4 /
+// mm_q8_0_x4 / mm_q4_k_x4 (Q4_0 and Q4_K in the relaxed module only).
 // Runs the relaxed-SIMD module (build/wasm/kernels-relaxed.wasm, a superset of kernels.wasm);
 // KERNELS_WASM=build/wasm/kernels.wasm runs the plain SIMD128 one. Medians of the repetitions.
 // A type may name the exported kernel to run after a colon (q8_0:mm_q8_0_d2, variants under test).
-// usage: [KERNELS_WASM=other.wasm] node scripts/bench-matmul.js [types=q4_0,q4_0_x4,q8_0,q4_k,q6_k,f16,f32] [N=8960] [K=1536] [T=64]
+// usage: [KERNELS_WASM=other.wasm] node scripts/bench-matmul.js [types=q4_0,q4_0_x4,q8_0,q8_0_x4,q4_k,q4_k_x4,q6_k,f16,f32] [N=8960] [K=1536] [T=64]
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { GGMLType, rowBytes, typeFromName, vecDotType } from '../dist/formats/ggml-types.js';
 import { mulberry32, randomBlocks, quantizeActivation } from '../dist/ops/quantize.js';
 
-const types = (process.argv[2] ?? 'q4_0,q4_0_x4,q8_0,q4_k,q6_k,f16,f32').split(',');
+const types = (process.argv[2] ?? 'q4_0,q4_0_x4,q8_0,q8_0_x4,q4_k,q4_k_x4,q6_k,f16,f32').split(',');
 const N = +(process.argv[3] ?? 8960), K = +(process.argv[4] ?? 1536), TP = +(process.argv[5] ?? 64);
 setFlagsFromString('--experimental-wasm-relaxed-simd'); // Node 20 (V8 11.3)
 const mod = new WebAssembly.Module(readFileSync(process.env.KERNELS_WASM ?? new URL('../build/wasm/kernels-relaxed.wasm', import.meta.url)));
