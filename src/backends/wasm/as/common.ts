@@ -36,6 +36,8 @@ export const KCONST: usize = memory.data<u8>([
   // + 176: i32 0x8FFFFFFF (f16 bits moved into f32 position, h2f4); + 192: f32 2^112
   255, 255, 255, 143, 255, 255, 255, 143, 255, 255, 255, 143, 255, 255, 255, 143,
   0, 0, 128, 119, 0, 0, 128, 119, 0, 0, 128, 119, 0, 0, 128, 119,
+  // + 208: i16 0x000F (matmul_k.ts Q4_K nibble planes)
+  15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0,
 ], 16);
 /** 2^112: rescales an f16 whose bits were moved into f32 position (exponent bias 15 -> 127). */
 // @ts-ignore: decorator

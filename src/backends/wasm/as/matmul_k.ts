@@ -5,7 +5,7 @@
 // Each kernel follows ggml_vec_dot_<type>_q8_K: per sub-block exact integer dot products times
 // the integer sub-block scale, summed in i32 over the super-block, then times d_w * d_x in f32;
 // the mins of Q2_K/Q4_K/Q5_K are applied through the Q8_K bsums (also exact integers).
-import { h2f, hsum, hsumi, dot8, dotu8 } from './common';
+import { h2f, hsum, hsumi, dot8, dotu8, KCONST, SCRATCH, SCRATCH_BYTES } from './common';
 
 // @ts-ignore: decorator
 @inline const TT: i32 = 64;
@@ -71,6 +71,31 @@ import { h2f, hsum, hsumi, dot8, dotu8 } from './common';
     i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v0, 4), m), xEven(x2)), i32x4.dot_i16x8_s(i16x8.shr_u(v0, 12), xOdd(x2))),
     i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v1, 4), m), xEven(x3)), i32x4.dot_i16x8_s(i16x8.shr_u(v1, 12), xOdd(x3))));
   return i32x4.add(mulsc(s1, sc1), mulsc(s2, sc2));
+}
+
+/** Decode form of q4kChunk over activation planes laid out once per call (q4kPlanes); m: i16 0x000F. */
+// @ts-ignore: decorator
+@inline function q4kChunkP(q: usize, r: usize, sc1: i32, sc2: i32, m: v128): v128 {
+  const v0 = v128.load(q), v1 = v128.load(q, 16);
+  const s1 = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(v0, m), v128.load(r)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v0, 8), m), v128.load(r, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(v1, m), v128.load(r, 32)), i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v1, 8), m), v128.load(r, 48))));
+  const s2 = i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v0, 4), m), v128.load(r, 64)), i32x4.dot_i16x8_s(i16x8.shr_u(v0, 12), v128.load(r, 80))),
+    i32x4.add(i32x4.dot_i16x8_s(v128.and(i16x8.shr_u(v1, 4), m), v128.load(r, 96)), i32x4.dot_i16x8_s(i16x8.shr_u(v1, 12), v128.load(r, 112))));
+  return i32x4.add(mulsc(s1, sc1), mulsc(s2, sc2));
+}
+
+/** Even / odd i16 planes of nb Q8_K blocks (qs) at xq into dst, 512 bytes per block. */
+function q4kPlanes(xq: usize, nb: i32, dst: usize): void {
+  for (let i = 0; i < nb; i++) {
+    const x = xq + <usize>i * 292 + 4, r = dst + (<usize>i << 9);
+    for (let k = 0; k < 16; k++) {
+      const v = v128.load(x + (<usize>k << 4));
+      v128.store(r + (<usize>k << 5), xEven(v));
+      v128.store(r + (<usize>k << 5), xOdd(v), 16);
+    }
+  }
 }
 
 /** Scaled integer sums (i32x4 partials) of the Q4_K block at wb against the Q8_K qs at xq (SIMD128). */
@@ -148,13 +173,28 @@ import { h2f, hsum, hsumi, dot8, dotu8 } from './common';
 }
 
 // @ts-ignore: decorator
-@inline function dot_q4_k(w: usize, x: usize, nb: i32): f32 {
+@inline function dot_q4_k(w: usize, x: usize, nb: i32, planes: usize): f32 {
   let acc = f32x4.splat(0);
   let macc: f32 = 0;
+  const m = v128.load(KCONST, 208);
   for (let i = 0; i < nb; i++) {
     const wb = w + <usize>i * 144, xb = x + <usize>i * 292;
     const dy = load<f32>(xb);
-    const isum = ASC_FEATURE_RELAXED_SIMD ? q4kIsumR(wb, xb + 4, q4kScales16(wb)) : q4kIsum(wb, xb + 4);
+    let isum: v128;
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      isum = q4kIsumR(wb, xb + 4, q4kScales16(wb));
+    } else if (planes != 0) {
+      const a0 = load<u32>(wb, 4), a2 = load<u32>(wb, 12);
+      const sc = <u64>(a0 & 0x3f3f3f3f) | (<u64>((a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4)) << 32);
+      isum = i32x4.splat(0);
+      const r = planes + (<usize>i << 9);
+      for (let c = 0; c < 4; c++) {
+        const sh = <u64>c << 4;
+        isum = i32x4.add(isum, q4kChunkP(wb + 16 + (<usize>c << 5), r + (<usize>c << 7), <i32>((sc >> sh) & 0xff), <i32>((sc >> (sh + 8)) & 0xff), m));
+      }
+    } else {
+      isum = q4kIsum(wb, xb + 4);
+    }
     acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(dy * h2f(wb))));
     macc += dy * h2f(wb + 2) * <f32>minSum(kMins(wb + 4), xb + 260);
   }
@@ -164,14 +204,22 @@ import { h2f, hsum, hsumi, dot8, dotu8 } from './common';
 export function mm_q4_k(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, T: i32): void {
   const nb = K >> 8;
   const rb = <usize>nb * 144, xb = <usize>nb * 292;
+  if (!ASC_FEATURE_RELAXED_SIMD && T == 1 && SCRATCH != 0 && (<usize>nb << 9) <= <usize>SCRATCH_BYTES) {
+    // plain-module decode: the activation's even / odd planes once per call, not once per row
+    // (+5-10% single thread, same integers)
+    q4kPlanes(xq, nb, SCRATCH);
+    for (let n = n0; n < n1; n++) store<f32>(yAt(y, 0, N, n), dot_q4_k(w + <usize>n * rb, xq, nb, SCRATCH));
+    return;
+  }
   for (let t0 = 0; t0 < T; t0 += TT) {
     const t1 = min(T, t0 + TT);
     for (let n = n0; n < n1; n++) {
       const wr = w + <usize>n * rb;
-      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q4_k(wr, xq + <usize>t * xb, nb));
+      for (let t = t0; t < t1; t++) store<f32>(yAt(y, t, N, n), dot_q4_k(wr, xq + <usize>t * xb, nb, 0));
     }
   }
 }
+
 
 // ---- Q5_K: {f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]} (176 B) ----------------------------
 
