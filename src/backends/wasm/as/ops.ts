@@ -269,10 +269,7 @@ function attnHeads(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: 
         a2 = fmadd(qv, v128.load(k2 + o), a2);
         a3 = fmadd(qv, v128.load(k3 + o), a3);
       }
-      // transpose-add: lane i = horizontal sum of a_i
-      const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
-      const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
-      let s = f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
+      let s = hsum4x4(a0, a1, a2, a3); // transpose-add: lane i = horizontal sum of a_i
       if (dk4 < dk) {
         let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
         for (let d = dk4; d < dk; d++) {
@@ -300,26 +297,9 @@ function attnHeads(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: 
       store<f32>(scores + (<usize>j << 2), s);
       mx = max(mx, s);
     }
-    // 2. exp(s - max) in place, and their sum
-    const mxv = f32x4.splat(mx);
-    let sv = zero;
-    j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const o = <usize>j << 2;
-      const e = expv(f32x4.sub(v128.load(scores + o), mxv));
-      v128.store(scores + o, e);
-      sv = f32x4.add(sv, e);
-    }
-    let sum: f32 = (f32x4.extract_lane(sv, 0) + f32x4.extract_lane(sv, 1)) +
-                   (f32x4.extract_lane(sv, 2) + f32x4.extract_lane(sv, 3));
-    for (; j < n; j++) {
-      const o = <usize>j << 2;
-      const e = exps(load<f32>(scores + o) - mx);
-      store<f32>(scores + o, e);
-      sum += e;
-    }
+    // 2. exp(s - max) in place, and 1 / their sum
+    const inv = softmaxRow(scores, n, mx);
     // 3. out = (sum_j e_j v_j) / sum, 16 (then 4, then 1) columns at a time
-    const inv: f32 = <f32>1.0 / sum;
     const invv = f32x4.splat(inv);
     const orow = out + <usize>p * <usize>dv * 4;
     let d = 0;
@@ -378,7 +358,7 @@ function attnHeads(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: 
   return f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
 }
 
-/** exp(s - max) in place over n scores and 1 / their sum (the order of attnHeads). */
+/** exp(s - max) in place over n scores and 1 / their sum (attention steps 2, for one head). */
 function softmaxRow(scores: usize, n: i32, mx: f32): f32 {
   const mxv = f32x4.splat(mx);
   let sv = f32x4.splat(0);
