@@ -203,3 +203,23 @@ export function f2h(x: f32): u32 {
     x += 64; s += 16; a += 16; d += 4;
   }
 }
+
+/**
+ * int16 records of blocks [b0, b1) of tn Q8_0 activation rows (x0, row stride xb) for the Q8_0
+ * tiles, block-major: record (b, t) at recs + ((b - b0) * tn + t) * 64, its d_x * 2^112 at
+ * dxs + ((b - b0) * tn + t) * 4.
+ */
+// @ts-ignore: decorator
+@inline export function q8SegmentRecords(x0: usize, xb: usize, b0: i32, b1: i32, tn: i32, recs: usize, dxs: usize): void {
+  for (let b = b0; b < b1; b++) {
+    const i0 = <usize>(b - b0) * <usize>tn;
+    for (let t = 0; t < tn; t++) {
+      const q = x0 + <usize>t * xb + <usize>b * 34, r = recs + ((i0 + <usize>t) << 6);
+      v128.store(r, v128.load8x8_s(q, 2));
+      v128.store(r, v128.load8x8_s(q, 10), 16);
+      v128.store(r, v128.load8x8_s(q, 18), 32);
+      v128.store(r, v128.load8x8_s(q, 26), 48);
+      store<f32>(dxs + ((i0 + <usize>t) << 2), h2fraw(q) * F16_RESCALE * F16_RESCALE);
+    }
+  }
+}

@@ -14,7 +14,7 @@
 // load and widening is shared by 4 rows; Q4_0 decode reads one row per pass (two rows sharing the
 // plane loads measured slower from DRAM; cpu-kernels.md measured 4 separate row streams as a
 // DRAM-prefetch trap).
-import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, KCONST, setScratch, q8HalfTokens } from './common';
+import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, KCONST, setScratch, q8HalfTokens, q8SegmentRecords } from './common';
 
 /** Tokens per tile for T > 1. */
 // @ts-ignore: decorator
@@ -596,17 +596,7 @@ function tiles_q8_0(w: usize, xq: usize, y: usize, K: i32, N: i32, ga: i32, gb: 
     for (let b0 = 0; b0 < nb; b0 += S) {
       const b1 = min(nb, b0 + S);
       // int16 records of the segment, block-major: record (b, t) at recs + ((b - b0) * tn + t) * 64
-      for (let b = b0; b < b1; b++) {
-        const i0 = <usize>(b - b0) * <usize>tn;
-        for (let t = 0; t < tn; t++) {
-          const q = x0 + <usize>t * rb + <usize>b * 34, r = recs + ((i0 + <usize>t) << 6);
-          v128.store(r, v128.load8x8_s(q, 2));
-          v128.store(r, v128.load8x8_s(q, 10), 16);
-          v128.store(r, v128.load8x8_s(q, 18), 32);
-          v128.store(r, v128.load8x8_s(q, 26), 48);
-          store<f32>(dxs + ((i0 + <usize>t) << 2), dx112(q));
-        }
-      }
+      q8SegmentRecords(x0, rb, b0, b1, tn, recs, dxs);
       for (let g = ga; g < gb; g++) {
         const n = g << 2;
         for (let t = 0; t < tn; t++) {

@@ -1,6 +1,6 @@
 // Q8_0 kernels over the "X4" repacked layout, in both kernel modules (only SIMD128 instructions:
 // relaxed SIMD does not pay for signed 8-bit weights, shared/docs/cpu-kernels.md).
-import { SCRATCH, SCRATCH_BYTES, h2fraw, h2fraw4, storeRows, fromLanes, q8HalfTokens } from './common';
+import { SCRATCH, SCRATCH_BYTES, h2fraw, h2fraw4, storeRows, fromLanes, q8HalfTokens, q8SegmentRecords } from './common';
 import { mm_q8_0 } from './matmul';
 
 // @ts-ignore: decorator
@@ -134,17 +134,7 @@ function tilesQ8X4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i
     const x0 = xq + <usize>t0 * xb;
     for (let b0 = 0; b0 < nb; b0 += S) {
       const b1 = min(nb, b0 + S);
-      for (let b = b0; b < b1; b++) {
-        const i0 = <usize>(b - b0) * <usize>tn;
-        for (let t = 0; t < tn; t++) {
-          const q = x0 + <usize>t * xb + <usize>b * 34, r = recs + ((i0 + <usize>t) << 6);
-          v128.store(r, v128.load8x8_s(q, 2));
-          v128.store(r, v128.load8x8_s(q, 10), 16);
-          v128.store(r, v128.load8x8_s(q, 18), 32);
-          v128.store(r, v128.load8x8_s(q, 26), 48);
-          store<f32>(dxs + ((i0 + <usize>t) << 2), h2fraw(q) * P112 * P112);
-        }
-      }
+      q8SegmentRecords(x0, xb, b0, b1, tn, recs, dxs);
       for (let g = g0; g < g1; g++) {
         const n = g << 2;
         for (let t = 0; t < tn; t++) {
