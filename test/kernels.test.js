@@ -481,11 +481,15 @@ test('kernel module selection: simd option, DEEPCARD_SIMD, and views that cut re
   assert.throws(() => be.view(w, 4 * 64, [3, 64]), /rows \[4, 7\) cut/);
   be.view(w, 4 * 64, [6, 64]); // groups 1.. and the tail: fine
   be.free(w);
-  // the plain module keeps the ggml layout: any row view works
+  // the plain module repacks Q4_0 too (its SIMD128 X4 kernel); a type kept in ggml layout
+  // (Q6_K) allows any row view
   const bp = wasm.get('plain/1');
   const wp = bp.createWeight('blk.0.ffn_up.weight', GGMLType.Q4_0, [10, 64], (d) => d.fill(0x88));
-  bp.view(wp, 2 * 64, [4, 64]);
+  assert.throws(() => bp.view(wp, 2 * 64, [4, 64]), /rows \[2, 6\) cut the 4-row groups/);
   bp.free(wp);
+  const w6 = bp.createWeight('blk.0.ffn_up.weight', GGMLType.Q6_K, [10, 256], (d) => d.fill(0));
+  bp.view(w6, 2 * 256, [4, 256]);
+  bp.free(w6);
 });
 
 test('unsupported weight type names the type and the tensor', () => {

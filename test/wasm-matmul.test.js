@@ -4,9 +4,10 @@
 // - mm_*: against an f64 reference built from the dequantized weight and activation rows,
 //   |err| <= 1e-5 * sum_k |w_k x_k| + 1e-6, for quantize()d and randomBlocks() weights, partial
 //   row ranges, decode (T = 1) and tiled prefill shapes; columns outside [n0, n1) must stay untouched.
-// - mm_q4_0_x4 / mm_q8_0_x4 / mm_q4_k_x4 (relaxed module) on weights repacked by repack_*_x4, whose
-//   bytes must equal a JS model of the X4 layout (Q4_0, Q8_0); unpack_row_*_x4 must give the ggml
-//   rows back; mm_q8_0_x4 must equal mm_q8_0 bit for bit;
+// - mm_q4_0_x4 / mm_q8_0_x4 (both modules) and mm_q4_k_x4 (relaxed module) on weights repacked by
+//   repack_*_x4, whose bytes must equal a JS model of the X4 layout (Q4_0, Q8_0); unpack_row_*_x4
+//   must give the ggml rows back; mm_q8_0_x4 must equal mm_q8_0 bit for bit; decode, small batches
+//   and tiles of one X4 kernel must agree bit for bit;
 // Each check runs on a cold instance (first call, before V8 tiers the function up) and again after
 // warm-up calls, so both the baseline (Liftoff) and the optimized code are compared.
 import { test } from 'node:test';
@@ -315,16 +316,17 @@ for (const [mod, module] of MODULES) for (const type of MM_TYPES) {
   });
 }
 
-// Q4_0 over the repacked X4 layout (relaxed module only): every tail length (N % 4), row ranges
+// Q4_0 over the repacked X4 layout (both modules: relaxed SIMD in matmul_x4.ts, SIMD128 in
+// matmul_q4x4.ts): every tail length (N % 4), row ranges
 // that cut 4-row groups, T = 1 (decode), 2..8 (small batches) and > 64 (several prefill tiles)
 const X4_CASES = [
   [32, 4, 1, 0, 4], [64, 5, 1, 0, 5], [96, 6, 2, 0, 6], [256, 7, 3, 1, 7], [1536, 64, 1, 16, 48],
   [1536, 67, 1, 0, 67], [512, 33, 5, 2, 31], [256, 12, 8, 0, 12], [1536, 17, 9, 3, 17],
   [256, 21, 70, 0, 21], [2048, 16, 130, 4, 13], [8960, 9, 1, 0, 9], [8960, 13, 33, 0, 13],
 ];
-test('mm_q4_0_x4 on repacked weights matches the f64 reference (cold and warm, relaxed module)', () => {
+for (const [mod, module] of MODULES) test(`mm_q4_0_x4 on repacked weights matches the f64 reference (cold and warm, ${mod} module)`, () => {
   const rand = mulberry32(4242);
-  const w = instantiate({ module: relaxedModule });
+  const w = instantiate({ module });
   X4_CASES.forEach(([K, N, T, n0, n1], ci) => {
     for (const src of ci < 4 ? ['quantize', 'random', 'tiny'] : [ci % 2 ? 'quantize' : 'random']) checkMM(w, GGMLType.Q4_0, src, K, N, T, n0, n1, 0, rand, true);
   });
@@ -391,22 +393,30 @@ for (const [mod, module] of MODULES) {
   });
 }
 
-test('mm_q4_0_x4: prefill tiles equal decode bit for bit', () => {
+// Q4_0 X4 (both modules): one product whatever T, the token tiling (1 = decode, 3, 9, 64) and the
+// row range (cut inside a group), bit for bit
+for (const [mod, module] of MODULES) test(`mm_q4_0_x4: decode, small batches and prefill tiles agree bit for bit (${mod} module)`, () => {
   const rand = mulberry32(4343);
-  const w = instantiate({ module: relaxedModule });
+  const w = instantiate({ module });
   for (const [K, N, T] of [[256, 13, 9], [1536, 24, 70], [8960, 9, 30]]) {
     w.reset();
     const wBytes = randomBlocks(GGMLType.Q4_0, N * K, rand);
     const xq = concatRows(GGMLType.Q8_0, makeActs(T, K, rand), T, K);
-    const pw = w.put(wBytes), px = w.put(xq), py = w.alloc(T * N * 4), p1 = w.alloc(N * 4);
+    const pw = w.put(wBytes), px = w.put(xq), py = w.alloc(T * N * 4), p1 = w.alloc(T * N * 4);
     w.ex.repack_q4_0_x4(pw, w.alloc(4 * rowBytes(GGMLType.Q4_0, K)), K / 32, N >> 2);
     for (let r = 0; r < 3; r++) w.ex.mm_q4_0_x4(pw, px, py, K, N, 0, N, T);
-    const tiled = new Float32Array(w.memory.buffer, py, T * N).slice();
+    const full = new Float32Array(w.memory.buffer, py, T * N).slice();
     const rb = rowBytes(GGMLType.Q8_0, K);
-    for (let t = 0; t < T; t++) {
-      w.ex.mm_q4_0_x4(pw, px + t * rb, p1, K, N, 0, N, 1);
-      const one = new Float32Array(w.memory.buffer, p1, N);
-      for (let n = 0; n < N; n++) assert.equal(Object.is(tiled[t * N + n], one[n]) || tiled[t * N + n] === one[n], true, `K=${K} T=${T} token ${t} row ${n}: ${tiled[t * N + n]} vs ${one[n]}`);
+    for (const tt of [1, 3, 9, 64]) {
+      new Float32Array(w.memory.buffer, p1, T * N).fill(NaN);
+      for (let t0 = 0; t0 < T; t0 += tt) {
+        const tn = Math.min(tt, T - t0);
+        for (const [n0, n1] of [[0, 5], [5, N]]) w.ex.mm_q4_0_x4(pw, px + t0 * rb, p1 + t0 * N * 4, K, N, n0, n1, tn);
+      }
+      const got = new Float32Array(w.memory.buffer, p1, T * N);
+      for (let i = 0; i < T * N; i++) {
+        if (!Object.is(got[i], full[i])) assert.fail(`K=${K} tiles of ${tt}: y[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, whole call ${full[i]}`);
+      }
     }
   }
 });
@@ -471,9 +481,9 @@ test('mm_q4_k_x4 on repacked weights matches the f64 reference (cold and warm, r
   }
 });
 
-test('unpack_row_q4_0_x4 gives the ggml rows of a repacked weight back', () => {
+for (const [mod, module] of MODULES) test(`unpack_row_q4_0_x4 gives the ggml rows of a repacked weight back (${mod} module)`, () => {
   const rand = mulberry32(77);
-  const w = instantiate({ module: relaxedModule });
+  const w = instantiate({ module });
   for (const [N, K] of [[4, 32], [9, 256], [16, 1536]]) {
     w.reset();
     const bytes = randomBlocks(GGMLType.Q4_0, N * K, rand), rb = rowBytes(GGMLType.Q4_0, K);

@@ -4,8 +4,9 @@
  *
  * Kernel module: build/wasm/kernels-relaxed.wasm (relaxed SIMD: Q4_0 and Q4_K weights are repacked at
  * load into the X4 layouts of as/matmul_x4.ts and multiplied with i16x8.relaxed_dot_i8x16_i7x16_s) when
- * the engine compiles it, else build/wasm/kernels.wasm (SIMD128 only, ggml block layout). Q8_0 weights
- * are repacked into their X4 layout (as/matmul_q8x4.ts, SIMD128) with either module.
+ * the engine compiles it, else build/wasm/kernels.wasm (SIMD128 only: Q4_0 in the same X4 layout,
+ * as/matmul_q4x4.ts; Q4_K in ggml block layout). Q8_0 weights are repacked into their X4 layout
+ * (as/matmul_q8x4.ts, SIMD128) with either module.
  * DEEPCARD_SIMD=plain or `simd: 'plain'` forces the SIMD128 module.
  *
  * Memory: arena 0 holds activations, caches and scratch, and weights while it has room (keeping
@@ -158,6 +159,7 @@ export class WasmBackend implements Backend {
     this.pool = new ThreadPool({ threads, module, spinMs: opts.spinMs ?? 4 });
     const a0 = this.openArena();
     for (const t of SUPPORTED_WEIGHT_TYPES) if (a0.kernels.fns.has(mmName(t))) this.mmTypes.add(t);
+    this.relaxed = a0.kernels.fns.has('relaxed_simd');
     for (const t of [GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.Q4_K]) {
       const lower = typeName(t).toLowerCase();
       if (a0.kernels.fns.has(`repack_${lower}_x4`) && a0.kernels.fns.has(`unpack_row_${lower}_x4`) && a0.kernels.fns.has(mmName(t | X4_KIND))) {
@@ -166,10 +168,11 @@ export class WasmBackend implements Backend {
     }
   }
 
-  /** Weight types repacked at load into their X4 layout (as/matmul_x4.ts with the relaxed module, as/matmul_q8x4.ts). */
+  /** Weight types repacked at load into their X4 layout (the module has repack_*_x4, unpack_row_*_x4 and mm_*_x4). */
   private readonly x4Types = new Map<GGMLType, { repack: string; unpack: string; blk: number }>();
-  /** 'relaxed' when the relaxed-SIMD kernel module (Q4_0 / Q4_K X4 kernels) is in use, else 'plain'. */
-  get simd(): 'relaxed' | 'plain' { return this.x4Types.has(GGMLType.Q4_0) ? 'relaxed' : 'plain'; }
+  /** 'relaxed' when the relaxed-SIMD kernel module is in use, else 'plain' (the SIMD128 module). */
+  get simd(): 'relaxed' | 'plain' { return this.relaxed ? 'relaxed' : 'plain'; }
+  private readonly relaxed: boolean;
 
   /** Internals handed to the MLA / MoE ops of mla-ops.ts. */
   private readonly ctx: mla.OpsContext = (() => {

@@ -36,8 +36,12 @@ export const KCONST: usize = memory.data<u8>([
   // + 176: i32 0x8FFFFFFF (f16 bits moved into f32 position, h2f4); + 192: f32 2^112
   255, 255, 255, 143, 255, 255, 255, 143, 255, 255, 255, 143, 255, 255, 255, 143,
   0, 0, 128, 119, 0, 0, 128, 119, 0, 0, 128, 119, 0, 0, 128, 119,
-  // + 208: i16 0x000F (matmul_k.ts Q4_K nibble planes)
+  // + 208: i16 0x000F (matmul_k.ts Q4_K nibble planes, matmul_q4x4.ts)
   15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0,
+  // + 224: bytes 8 (the Q4_0 offset, matmul_q4x4.ts); + 240 / 256: i16 0x00F0 / 0x0F00 (matmul_q4x4.ts)
+  8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+  240, 0, 240, 0, 240, 0, 240, 0, 240, 0, 240, 0, 240, 0, 240, 0,
+  0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15, 0, 15,
 ], 16);
 /** 2^112: rescales an f16 whose bits were moved into f32 position (exponent bias 15 -> 127). */
 // @ts-ignore: decorator
@@ -174,6 +178,82 @@ export function f2h(x: f32): u32 {
   for (let k = 0; k < n; k++) store<u32>(dst + (<usize>k << 2), load<u32>(src + (<usize>k << 4) + (l << 2)));
 }
 
+
+/**
+ * Half block of an X4 tile (the 8-bit X4 vectors va..vd: 4 rows x 4 consecutive weights each, as
+ * Q8_0 X4 holds them and Q4_0 X4 yields after the nibble split) x tokens [0, tn): widened to int16
+ * and regrouped by 32-bit lane shuffles into the "4 rows x 2 weights" vectors, then the token loop
+ * of q8HalfTokens.
+ */
+// @ts-ignore: decorator
+@inline export function halfTokensX4(va: v128, vb: v128, vc: v128, vd: v128,
+                                     h: usize, rec: usize, dxs: usize, part: usize, acc: usize, tn: i32, dw4: v128): void {
+  // widened (rows 0-1, rows 2-3), the even / odd 32-bit lanes of vector k are the vectors for
+  // weights (4k, 4k+1) / (4k+2, 4k+3)
+  let lo = i16x8.extend_low_i8x16_s(va), hi = i16x8.extend_high_i8x16_s(va);
+  const P0 = i32x4.shuffle(lo, hi, 0, 2, 4, 6), P1 = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
+  lo = i16x8.extend_low_i8x16_s(vb); hi = i16x8.extend_high_i8x16_s(vb);
+  const P2 = i32x4.shuffle(lo, hi, 0, 2, 4, 6), P3 = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
+  lo = i16x8.extend_low_i8x16_s(vc); hi = i16x8.extend_high_i8x16_s(vc);
+  const P4 = i32x4.shuffle(lo, hi, 0, 2, 4, 6), P5 = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
+  lo = i16x8.extend_low_i8x16_s(vd); hi = i16x8.extend_high_i8x16_s(vd);
+  const P6 = i32x4.shuffle(lo, hi, 0, 2, 4, 6), P7 = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
+  q8HalfTokens(P0, P1, P2, P3, P4, P5, P6, P7, h, rec, dxs, part, acc, tn, dw4);
+}
+
+/** Most tokens per X4 tile (halfTokensX4). */
+// @ts-ignore: decorator
+@inline export const X4_TT: i32 = 64;
+
+/**
+ * Groups [g0, g1) x T tokens of an X4 matrix through halfTokensX4 (the structure of matmul.ts
+ * tiles_q8_0): bits = 8 (Q8_0 X4, 136-byte blocks) or 4 (Q4_0 X4, 72-byte blocks, the nibbles
+ * split and offset by -8 per half: half 0 = the low nibbles = weights 0..15); a compile-time
+ * constant after inlining. Rows outside [n0, n1) are not stored.
+ */
+// @ts-ignore: decorator
+@inline export function tilesX4(bits: i32, w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, g0: i32, g1: i32, T: i32): void {
+  const nb = K >> 5;
+  const qb: usize = bits == 8 ? 136 : 72;
+  const gb = <usize>nb * qb, xb = <usize>nb * 34;
+  const acc = SCRATCH, part = SCRATCH + (<usize>X4_TT << 4), dxs = part + (<usize>X4_TT << 4);
+  const m = v128.load(KCONST), eight = v128.load(KCONST, 224);
+  for (let t0 = 0; t0 < T; t0 += X4_TT) {
+    const tn = min(X4_TT, T - t0);
+    const S = min(nb, max(1, <i32>((<usize>SCRATCH_BYTES - (<usize>X4_TT << 5)) / (<usize>tn * 68))));
+    const recs = dxs + <usize>S * <usize>tn * 4;
+    const x0 = xq + <usize>t0 * xb;
+    for (let b0 = 0; b0 < nb; b0 += S) {
+      const b1 = min(nb, b0 + S);
+      q8SegmentRecords(x0, xb, b0, b1, tn, recs, dxs);
+      for (let g = g0; g < g1; g++) {
+        const n = g << 2;
+        for (let t = 0; t < tn; t++) {
+          // lanes of rows outside [n0, n1) hold whatever y has and are never stored
+          v128.store(acc + (<usize>t << 4), b0 == 0 ? f32x4.splat(0) : v128.load(y + ((<usize>(t0 + t) * <usize>N + <usize>n) << 2)));
+        }
+        const pg = w + <usize>g * gb;
+        for (let b = b0; b < b1; b++) {
+          const p = pg + <usize>b * qb;
+          const dw4 = h2fraw4(p);
+          const i0 = <usize>(b - b0) * <usize>tn;
+          const rec = recs + (i0 << 6), d = dxs + (i0 << 2);
+          if (bits == 8) {
+            halfTokensX4(v128.load(p, 8), v128.load(p, 24), v128.load(p, 40), v128.load(p, 56), 0, rec, d, part, acc, tn, dw4);
+            halfTokensX4(v128.load(p, 72), v128.load(p, 88), v128.load(p, 104), v128.load(p, 120), 1, rec, d, part, acc, tn, dw4);
+          } else {
+            const v0 = v128.load(p, 8), v1 = v128.load(p, 24), v2 = v128.load(p, 40), v3 = v128.load(p, 56);
+            halfTokensX4(i8x16.sub(v128.and(v0, m), eight), i8x16.sub(v128.and(v1, m), eight),
+                         i8x16.sub(v128.and(v2, m), eight), i8x16.sub(v128.and(v3, m), eight), 0, rec, d, part, acc, tn, dw4);
+            halfTokensX4(i8x16.sub(v128.and(i16x8.shr_u(v0, 4), m), eight), i8x16.sub(v128.and(i16x8.shr_u(v1, 4), m), eight),
+                         i8x16.sub(v128.and(i16x8.shr_u(v2, 4), m), eight), i8x16.sub(v128.and(i16x8.shr_u(v3, 4), m), eight), 1, rec, d, part, acc, tn, dw4);
+          }
+        }
+        for (let t = 0; t < tn; t++) storeRows(y + ((<usize>(t0 + t) * <usize>N + <usize>n) << 2), v128.load(acc + (<usize>t << 4)), n, n0, n1);
+      }
+    }
+  }
+}
 
 /**
  * Token loop of the Q8_0 tiles (matmul.ts q8half, matmul_q8x4.ts q8halfX4): P0..P7 = the 4 rows x 2

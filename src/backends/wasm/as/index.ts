@@ -1,8 +1,4 @@
-// Module entry point of build/wasm/kernels.wasm: re-exports only (see scripts/build-wasm.js).
-export * from './matmul';
-export * from './matmul_k';
-export * from './quant';
-export * from './dequant';
-export * from './ops';
-export * from './matmul_q8x4';
-export function heap_base(): usize { return __heap_base; }
+// Module entry point of build/wasm/kernels.wasm (SIMD128 only; see scripts/build-wasm.js): the
+// kernels of both modules plus the SIMD128 Q4_0 X4 products (matmul_q4x4.ts).
+export * from './kernels_base';
+export * from './matmul_q4x4';

@@ -1,6 +1,6 @@
 // Q8_0 kernels over the "X4" repacked layout, in both kernel modules (only SIMD128 instructions:
 // relaxed SIMD does not pay for signed 8-bit weights, shared/docs/cpu-kernels.md).
-import { SCRATCH, SCRATCH_BYTES, h2fraw, h2fraw4, storeRows, fromLanes, q8HalfTokens, q8SegmentRecords } from './common';
+import { SCRATCH, SCRATCH_BYTES, h2fraw, h2fraw4, storeRows, fromLanes, tilesX4 } from './common';
 import { mm_q8_0 } from './matmul';
 
 // @ts-ignore: decorator
@@ -20,7 +20,8 @@ import { mm_q8_0 } from './matmul';
 //   per block gives lane r = row r: one weight stream, no horizontal sums (about 2 bytes per
 //   instruction against 1.1 for the one-row ggml kernel).
 // - T > 1: the tiles of mm_q8_0 (4 rows x 2 weights per vector, a tile of up to 64 tokens, int16
-//   records, K segments), the vectors built from the widened X4 vectors by 32-bit lane shuffles.
+//   records, K segments), the vectors built from the widened X4 vectors by 32-bit lane shuffles
+//   (common.ts tilesX4, shared with the SIMD128 Q4_0 X4 kernel).
 
 // @ts-ignore: decorator
 @inline const QB: usize = 136;
@@ -96,66 +97,6 @@ function groupDotQ8(p: usize, x: usize, nb: i32): v128 {
   return acc;
 }
 
-/** Most tokens per Q8_0 X4 tile. */
-// @ts-ignore: decorator
-@inline const Q8X_TT: i32 = 64;
-
-/**
- * Half block h (weights 16h..16h+15) of the X4 block at p x tokens [0, tn) (the token loop of
- * matmul.ts q8half): int16 records rec + 64t (+ 32h); i32x4 partials in part (h = 0: stored;
- * h = 1: added, scaled by dw4 * d_x(t) (dxs + 4t) and added to the accumulators acc + 16t).
- */
-// @ts-ignore: decorator
-@inline function q8halfX4(p: usize, h: usize, rec: usize, dxs: usize, part: usize, acc: usize, tn: i32, dw4: v128): void {
-  // X4 vector k holds weights 4k..4k+3 of each row; widened (rows 0-1, rows 2-3), its even / odd
-  // 32-bit lanes are the "4 rows x 2 weights" vectors for weights (4k, 4k+1) / (4k+2, 4k+3)
-  const va = v128.load(p + 8 + (h << 6)), vb = v128.load(p + 24 + (h << 6));
-  const vc = v128.load(p + 40 + (h << 6)), vd = v128.load(p + 56 + (h << 6));
-  let lo = i16x8.extend_low_i8x16_s(va), hi = i16x8.extend_high_i8x16_s(va);
-  const P0 = i32x4.shuffle(lo, hi, 0, 2, 4, 6), P1 = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
-  lo = i16x8.extend_low_i8x16_s(vb); hi = i16x8.extend_high_i8x16_s(vb);
-  const P2 = i32x4.shuffle(lo, hi, 0, 2, 4, 6), P3 = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
-  lo = i16x8.extend_low_i8x16_s(vc); hi = i16x8.extend_high_i8x16_s(vc);
-  const P4 = i32x4.shuffle(lo, hi, 0, 2, 4, 6), P5 = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
-  lo = i16x8.extend_low_i8x16_s(vd); hi = i16x8.extend_high_i8x16_s(vd);
-  const P6 = i32x4.shuffle(lo, hi, 0, 2, 4, 6), P7 = i32x4.shuffle(lo, hi, 1, 3, 5, 7);
-  q8HalfTokens(P0, P1, P2, P3, P4, P5, P6, P7, h, rec, dxs, part, acc, tn, dw4);
-}
-
-/** Groups [g0, g1) x T tokens of mm_q8_0_x4 (the structure of matmul.ts tiles_q8_0); rows outside [n0, n1) are not stored. */
-function tilesQ8X4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, n1: i32, g0: i32, g1: i32, T: i32): void {
-  const nb = K >> 5;
-  const rb = <usize>nb * 34, xb = rb;
-  const acc = SCRATCH, part = SCRATCH + (<usize>Q8X_TT << 4), dxs = part + (<usize>Q8X_TT << 4);
-  for (let t0 = 0; t0 < T; t0 += Q8X_TT) {
-    const tn = min(Q8X_TT, T - t0);
-    const S = min(nb, max(1, <i32>((<usize>SCRATCH_BYTES - (<usize>Q8X_TT << 5)) / (<usize>tn * 68))));
-    const recs = dxs + <usize>S * <usize>tn * 4;
-    const x0 = xq + <usize>t0 * xb;
-    for (let b0 = 0; b0 < nb; b0 += S) {
-      const b1 = min(nb, b0 + S);
-      q8SegmentRecords(x0, xb, b0, b1, tn, recs, dxs);
-      for (let g = g0; g < g1; g++) {
-        const n = g << 2;
-        for (let t = 0; t < tn; t++) {
-          // lanes of rows outside [n0, n1) hold whatever y has and are never stored
-          v128.store(acc + (<usize>t << 4), b0 == 0 ? f32x4.splat(0) : v128.load(y + ((<usize>(t0 + t) * <usize>N + <usize>n) << 2)));
-        }
-        const pg = w + <usize>g * 4 * rb;
-        for (let b = b0; b < b1; b++) {
-          const p = pg + <usize>b * QB;
-          const dw4 = h2fraw4(p);
-          const i0 = <usize>(b - b0) * <usize>tn;
-          const rec = recs + (i0 << 6), d = dxs + (i0 << 2);
-          q8halfX4(p, 0, rec, d, part, acc, tn, dw4);
-          q8halfX4(p, 1, rec, d, part, acc, tn, dw4);
-        }
-        for (let t = 0; t < tn; t++) storeRows(y + ((<usize>(t0 + t) * <usize>N + <usize>n) << 2), v128.load(acc + (<usize>t << 4)), n, n0, n1);
-      }
-    }
-  }
-}
-
 /**
  * y[t*N + n] = dot(row n, token t) for rows [n0, n1) of a Q8_0 X4 matrix of N rows (see above);
  * the tail rows (N % 4) go through mm_q8_0. Same contract as mm_q8_0; needs the per-thread scratch.
@@ -172,7 +113,7 @@ export function mm_q8_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
     }
   } else if (g0 < g1) {
     // tiles (also T = 1 with rows too long for the decode records)
-    tilesQ8X4(w, xq, y, K, N, n0, n1, g0, g1, T);
+    tilesX4(8, w, xq, y, K, N, n0, n1, g0, g1, T);
   }
   if (max(n0, nFull) < n1) mm_q8_0(w, xq, y, K, N, max(n0, nFull), n1, T);
 }
