@@ -3,7 +3,7 @@
 // Decode (T = 1): weight GB/s streaming distinct copies of an N x K matrix (arena > L3).
 // Prefill (T = 64 by default): GOP/s (2 ops per multiply-add) on one resident matrix.
 // Types q4_0_x4 / q8_0_x4 / q4_k_x4 are Q4_0 / Q8_0 / Q4_K repacked into their X4 layouts, run by mm_q4_0_x4 /
-// mm_q8_0_x4 / mm_q4_k_x4 (Q4_0 and Q4_K in the relaxed module only).
+// mm_q8_0_x4 / mm_q4_k_x4 (relaxed SIMD in the relaxed module, SIMD128 in the plain one).
 // Runs the relaxed-SIMD module (build/wasm/kernels-relaxed.wasm, a superset of kernels.wasm);
 // KERNELS_WASM=build/wasm/kernels.wasm runs the plain SIMD128 one. Medians of the repetitions.
 // A type may name the exported kernel to run after a colon (q8_0:mm_q8_0_d2, variants under test).

@@ -448,15 +448,17 @@ for (const [mod, module] of MODULES) {
   });
 }
 
-// Q4_K over its repacked X4 layout (relaxed module): tails, cut groups, decode, tiles; and the
-// tiles equal decode bit for bit
+// Q4_K over its repacked X4 layout (both modules): tails, cut groups, decode (K segments of the
+// SIMD128 records at K = 8960 and 10240), tiles (K segments of the records); and the tiles equal
+// decode bit for bit
 const Q4K_X4_CASES = [
   [256, 4, 1, 0, 4], [256, 5, 1, 0, 5], [512, 7, 3, 1, 7], [256, 6, 2, 0, 6], [1536, 64, 1, 16, 48],
   [1536, 17, 9, 3, 17], [2048, 13, 70, 0, 13], [8960, 9, 1, 0, 9], [8960, 10, 33, 0, 10],
+  [10240, 6, 1, 1, 6], [10240, 5, 3, 0, 5],
 ];
-test('mm_q4_k_x4 on repacked weights matches the f64 reference (cold and warm, relaxed module)', () => {
+for (const [mod, module] of MODULES) test(`mm_q4_k_x4 on repacked weights matches the f64 reference (cold and warm, ${mod} module)`, () => {
   const rand = mulberry32(4545);
-  const w = instantiate({ module: relaxedModule });
+  const w = instantiate({ module });
   Q4K_X4_CASES.forEach(([K, N, T, n0, n1], ci) => {
     for (const src of ci < 4 ? ['quantize', 'random', 'tiny'] : [ci % 2 ? 'quantize' : 'random']) checkMM(w, GGMLType.Q4_K, src, K, N, T, n0, n1, 0, rand, true);
   });
@@ -464,7 +466,7 @@ test('mm_q4_k_x4 on repacked weights matches the f64 reference (cold and warm, r
     checkMM(w, GGMLType.Q4_K, ci % 2 ? 'random' : 'quantize', K, N, T, n0, n1, N * T * K > 2e6 ? 2 : 30, rand, true);
   });
   // T = 1 per token equals the tiled call bit for bit
-  for (const [K, N, T] of [[512, 9, 11], [2048, 12, 70]]) {
+  for (const [K, N, T] of [[512, 9, 11], [2048, 12, 70], [10240, 9, 5]]) {
     w.reset();
     const rb = rowBytes(GGMLType.Q4_K, K), xb = rowBytes(GGMLType.Q8_K, K);
     const pw = w.put(randomBlocks(GGMLType.Q4_K, N * K, rand));

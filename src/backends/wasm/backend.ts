@@ -4,8 +4,8 @@
  *
  * Kernel module: build/wasm/kernels-relaxed.wasm (relaxed SIMD: Q4_0 and Q4_K weights are repacked at
  * load into the X4 layouts of as/matmul_x4.ts and multiplied with i16x8.relaxed_dot_i8x16_i7x16_s) when
- * the engine compiles it, else build/wasm/kernels.wasm (SIMD128 only: Q4_0 in the same X4 layout,
- * as/matmul_q4x4.ts; Q4_K in ggml block layout). Q8_0 weights are repacked into their X4 layout
+ * the engine compiles it, else build/wasm/kernels.wasm (SIMD128 only: Q4_0 and Q4_K in the same X4
+ * layouts, multiplied as int16 by as/matmul_q4x4.ts). Q8_0 weights are repacked into their X4 layout
  * (as/matmul_q8x4.ts, SIMD128) with either module.
  * DEEPCARD_SIMD=plain or `simd: 'plain'` forces the SIMD128 module.
  *

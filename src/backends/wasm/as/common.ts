@@ -255,6 +255,19 @@ export function f2h(x: f32): u32 {
   }
 }
 
+/** i32x4 (lane r = row r) of P0..P7 ("4 rows x 2 weights" int16 vectors) against the 8 int16 pairs at x. */
+// @ts-ignore: decorator
+@inline export function dotPairs8(P0: v128, P1: v128, P2: v128, P3: v128, P4: v128, P5: v128, P6: v128, P7: v128, x: usize): v128 {
+  let r = i32x4.dot_i16x8_s(P0, v128.load32_splat(x));
+  r = i32x4.add(r, i32x4.dot_i16x8_s(P1, v128.load32_splat(x, 4)));
+  r = i32x4.add(r, i32x4.dot_i16x8_s(P2, v128.load32_splat(x, 8)));
+  r = i32x4.add(r, i32x4.dot_i16x8_s(P3, v128.load32_splat(x, 12)));
+  r = i32x4.add(r, i32x4.dot_i16x8_s(P4, v128.load32_splat(x, 16)));
+  r = i32x4.add(r, i32x4.dot_i16x8_s(P5, v128.load32_splat(x, 20)));
+  r = i32x4.add(r, i32x4.dot_i16x8_s(P6, v128.load32_splat(x, 24)));
+  return i32x4.add(r, i32x4.dot_i16x8_s(P7, v128.load32_splat(x, 28)));
+}
+
 /**
  * Token loop of the Q8_0 tiles (matmul.ts q8half, matmul_q8x4.ts q8halfX4): P0..P7 = the 4 rows x 2
  * weights vectors of half block h; int16 records rec + 64t (+ 32h); i32x4 partials in part
@@ -266,14 +279,7 @@ export function f2h(x: f32): u32 {
   let x = rec + (h << 5), s = part, a = acc, d = dxs;
   const end = part + (<usize>tn << 4);
   while (s < end) {
-    let r = i32x4.dot_i16x8_s(P0, v128.load32_splat(x));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P1, v128.load32_splat(x, 4)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P2, v128.load32_splat(x, 8)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P3, v128.load32_splat(x, 12)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P4, v128.load32_splat(x, 16)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P5, v128.load32_splat(x, 20)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P6, v128.load32_splat(x, 24)));
-    r = i32x4.add(r, i32x4.dot_i16x8_s(P7, v128.load32_splat(x, 28)));
+    let r = dotPairs8(P0, P1, P2, P3, P4, P5, P6, P7, x);
     if (h == 0) {
       v128.store(s, r);
     } else {
@@ -302,4 +308,49 @@ export function f2h(x: f32): u32 {
       store<f32>(dxs + ((i0 + <usize>t) << 2), h2fraw(q) * F16_RESCALE * F16_RESCALE);
     }
   }
+}
+
+// ---- Q4_K X4 (matmul_x4.ts relaxed, matmul_q4x4.ts SIMD128) ----------------------------------------
+
+/** Bytes 4j + r (j < 4: sA/mA, j >= 4: sB/mB) of the scales / mins of the group block at p. */
+// @ts-ignore: decorator
+@inline export function unpackS(p: usize, which: i32): v128 {
+  const m4 = v128.load(KCONST);
+  const Q = v128.load(p, 16), Q2 = v128.load(p, 32), H = v128.load(p, 48);
+  // 16-bit shifts of masked bytes (no bit crosses a byte boundary that the mask keeps): V8 11.3
+  // emits i8x16 shifts as a 16-bit shift plus a freshly built mask; masks loaded from KCONST
+  if (which == 0) return v128.or(v128.and(Q, m4), i16x8.shl(v128.and(H, v128.load(KCONST, 32)), 4));
+  if (which == 1) return v128.or(v128.and(Q2, m4), i16x8.shl(v128.and(H, v128.load(KCONST, 48)), 2));
+  if (which == 2) return v128.or(v128.and(i16x8.shr_u(Q, 4), m4), v128.and(H, v128.load(KCONST, 64)));
+  return v128.or(v128.and(i16x8.shr_u(Q2, 4), m4), v128.and(i16x8.shr_u(H, 2), v128.load(KCONST, 64)));
+}
+
+/** h2f4 (4 f16 at p -> f32x4) with its two constants loaded from KCONST. */
+// @ts-ignore: decorator
+@inline export function h2f4k(p: usize): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(v128.load16x4_s(p), 13), v128.load(KCONST, 176)), v128.load(KCONST, 192));
+}
+
+/** Lane jj (i32) of v splatted. */
+// @ts-ignore: decorator
+@inline export function lane32(v: v128, jj: i32): v128 {
+  if (jj == 0) return i32x4.shuffle(v, v, 0, 0, 0, 0);
+  if (jj == 1) return i32x4.shuffle(v, v, 1, 1, 1, 1);
+  if (jj == 2) return i32x4.shuffle(v, v, 2, 2, 2, 2);
+  return i32x4.shuffle(v, v, 3, 3, 3, 3);
+}
+
+/**
+ * msum of the 4 rows (lanes) of a Q4_K X4 super-block against the Q8_K bsums at bs: mp0..mp3 the
+ * rows' mins of sub-blocks 2jj, 2jj + 1 as i16 lanes 2r, 2r + 1 (jj = 0..3).
+ */
+// @ts-ignore: decorator
+@inline export function minsDot(mp0: v128, mp1: v128, mp2: v128, mp3: v128, bs: usize): v128 {
+  const b0 = v128.load(bs), b1 = v128.load(bs, 16);
+  // B_j = bsums[2j] + bsums[2j + 1] (|B_j| <= 4096), as i16 lane j
+  const B = i16x8.add(i8x16.shuffle(b0, b1, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29),
+                      i8x16.shuffle(b0, b1, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(mp0, lane32(B, 0)), i32x4.dot_i16x8_s(mp1, lane32(B, 1))),
+    i32x4.add(i32x4.dot_i16x8_s(mp2, lane32(B, 2)), i32x4.dot_i16x8_s(mp3, lane32(B, 3))));
 }

@@ -5,5 +5,5 @@ export * from './quant';
 export * from './dequant';
 export * from './ops';
 export * from './matmul_q8x4';
-export * from './layout_q4x4';
+export * from './layout_x4';
 export function heap_base(): usize { return __heap_base; }

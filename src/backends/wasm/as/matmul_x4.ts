@@ -21,7 +21,7 @@
 // Activations are ggml Q8_0 blocks (34 bytes: f16 d, 32 x int8) as quant_q8_0 writes them. Per
 // call each thread derives a compact record per (token, block) in its scratch: f32 d_x * 2^112
 // (the f16 weight scales are converted without the 2^112 rescale, see h2fraw4) and i32 8*sum(x).
-import { SCRATCH, SCRATCH_BYTES, KCONST, hsumi, h2fraw, h2fraw4, storeRows, toLanes, fromLanes } from './common';
+import { SCRATCH, SCRATCH_BYTES, KCONST, hsumi, h2fraw, h2fraw4, storeRows, unpackS, h2f4k, minsDot } from './common';
 import { mm_q4_k } from './matmul_k';
 
 // @ts-ignore: decorator
@@ -216,44 +216,13 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   return i8x16.relaxed_swizzle(jj < 2 ? mA : mB, v128.load(KCONST + 144 + (<usize>(jj & 1) << 4)));
 }
 
-/** Bytes 4j + r (j < 4: sA/mA, j >= 4: sB/mB) of the scales / mins of the group block at p. */
-// @ts-ignore: decorator
-@inline function unpackS(p: usize, which: i32): v128 {
-  const m4 = v128.load(KCONST);
-  const Q = v128.load(p, 16), Q2 = v128.load(p, 32), H = v128.load(p, 48);
-  // 16-bit shifts of masked bytes (no bit crosses a byte boundary that the mask keeps): V8 11.3
-  // emits i8x16 shifts as a 16-bit shift plus a freshly built mask; masks loaded from KCONST
-  if (which == 0) return v128.or(v128.and(Q, m4), i16x8.shl(v128.and(H, v128.load(KCONST, 32)), 4));
-  if (which == 1) return v128.or(v128.and(Q2, m4), i16x8.shl(v128.and(H, v128.load(KCONST, 48)), 2));
-  if (which == 2) return v128.or(v128.and(i16x8.shr_u(Q, 4), m4), v128.and(H, v128.load(KCONST, 64)));
-  return v128.or(v128.and(i16x8.shr_u(Q2, 4), m4), v128.and(i16x8.shr_u(H, 2), v128.load(KCONST, 64)));
-}
 
-/** h2f4 (4 f16 at p -> f32x4) with its two constants loaded from KCONST. */
-// @ts-ignore: decorator
-@inline function h2f4k(p: usize): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(v128.load16x4_s(p), 13), v128.load(KCONST, 176)), v128.load(KCONST, 192));
-}
 
-/** Lane jj (i32) of v splatted. */
-// @ts-ignore: decorator
-@inline function lane32(v: v128, jj: i32): v128 {
-  if (jj == 0) return i32x4.shuffle(v, v, 0, 0, 0, 0);
-  if (jj == 1) return i32x4.shuffle(v, v, 1, 1, 1, 1);
-  if (jj == 2) return i32x4.shuffle(v, v, 2, 2, 2, 2);
-  return i32x4.shuffle(v, v, 3, 3, 3, 3);
-}
 
 /** msum of the 4 rows (lanes) against the Q8_K bsums at bs. */
 // @ts-ignore: decorator
 @inline function msum4(mA: v128, mB: v128, bs: usize): v128 {
-  const b0 = v128.load(bs), b1 = v128.load(bs, 16);
-  // B_j = bsums[2j] + bsums[2j + 1] (|B_j| <= 4064), as i16 lane j
-  const B = i16x8.add(i8x16.shuffle(b0, b1, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29),
-                      i8x16.shuffle(b0, b1, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31));
-  return i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(mpJ(mA, mB, 0), lane32(B, 0)), i32x4.dot_i16x8_s(mpJ(mA, mB, 1), lane32(B, 1))),
-    i32x4.add(i32x4.dot_i16x8_s(mpJ(mA, mB, 2), lane32(B, 2)), i32x4.dot_i16x8_s(mpJ(mA, mB, 3), lane32(B, 3))));
+  return minsDot(mpJ(mA, mB, 0), mpJ(mA, mB, 1), mpJ(mA, mB, 2), mpJ(mA, mB, 3), bs);
 }
 
 /**
@@ -379,62 +348,3 @@ export function mm_q4_k_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   }
   if (max(n0, nFull) < n1) mm_q4_k(w, xq, y, K, N, max(n0, nFull), n1, T);
 }
-
-/** get_scale_min_k4 of the 12 scale bytes at q: scale (s = 1) or min (s = 0) of sub-block j. */
-// @ts-ignore: decorator
-@inline function kScaleMin(q: usize, j: i32, s: bool): i32 {
-  if (j < 4) return <i32>load<u8>(q + <usize>(s ? j : j + 4)) & 63;
-  const hi = <i32>load<u8>(q + <usize>(s ? j - 4 : j)) >> 6;
-  const lo = s ? <i32>load<u8>(q + <usize>(j + 4)) & 15 : <i32>load<u8>(q + <usize>(j + 4)) >> 4;
-  return lo | (hi << 4);
-}
-
-/** Repack `groups` consecutive groups of 4 ggml Q4_K rows (nb super-blocks each) at w into X4, in place; tmp: 4 * 144 * nb bytes. */
-export function repack_q4_k_x4(w: usize, tmp: usize, nb: i32, groups: i32): void {
-  const rb = <usize>nb * 144, gb = rb * 4;
-  for (let g = 0; g < groups; g++) {
-    const p = w + <usize>g * gb;
-    memory.copy(tmp, p, gb);
-    for (let b = 0; b < nb; b++) {
-      const o = p + <usize>b * KB;
-      memory.fill(o + 48, 0, 16);
-      for (let r = 0; r < 4; r++) {
-        const src = tmp + <usize>r * rb + <usize>b * 144;
-        store<u16>(o + (<usize>r << 1), load<u16>(src));
-        store<u16>(o + 8 + (<usize>r << 1), load<u16>(src, 2));
-        for (let j = 0; j < 8; j++) {
-          const sc = kScaleMin(src + 4, j, true), mn = kScaleMin(src + 4, j, false);
-          const i = (j << 2) + r;
-          store<u8>(o + 16 + <usize>i, <u8>((sc & 15) | ((mn & 15) << 4)));
-          const h = o + 48 + <usize>(i & 15), sh = i < 16 ? 0 : 2;
-          store<u8>(h, load<u8>(h) | <u8>(((sc >> 4) << sh) | ((mn >> 4) << (sh + 4))));
-        }
-        toLanes(o + 64, src + 16, <usize>r, 32);
-      }
-    }
-  }
-}
-
-/** The ggml bytes (144 * nb) of row `lane` (0..3) of the Q4_K X4 group at g, written to dst. */
-export function unpack_row_q4_k_x4(g: usize, lane: i32, dst: usize, nb: i32): void {
-  const l = <usize>lane;
-  for (let b = 0; b < nb; b++) {
-    const o = g + <usize>b * KB, d = dst + <usize>b * 144;
-    store<u16>(d, load<u16>(o + (l << 1)));
-    store<u16>(d + 2, load<u16>(o + 8 + (l << 1)));
-    // 6-bit values of this row: sc(j), m(j)
-    for (let j = 0; j < 4; j++) {
-      const i = (j << 2) + lane, i2 = ((j + 4) << 2) + lane;
-      const lo = <i32>load<u8>(o + 16 + <usize>i), lo2 = <i32>load<u8>(o + 16 + <usize>i2);
-      const h = <i32>load<u8>(o + 48 + <usize>(i & 15)), h2 = <i32>load<u8>(o + 48 + <usize>(i2 & 15));
-      // i < 16 (sh 0), i2 >= 16 (sh 2)
-      const sc = (lo & 15) | ((h & 3) << 4), mn = (lo >> 4) | (((h >> 4) & 3) << 4);
-      const sc2 = (lo2 & 15) | (((h2 >> 2) & 3) << 4), mn2 = (lo2 >> 4) | (((h2 >> 6) & 3) << 4);
-      store<u8>(d + 4 + <usize>j, <u8>(sc | ((sc2 >> 4) << 6)));
-      store<u8>(d + 8 + <usize>j, <u8>(mn | ((mn2 >> 4) << 6)));
-      store<u8>(d + 12 + <usize>j, <u8>((sc2 & 15) | ((mn2 & 15) << 4)));
-    }
-    fromLanes(d + 16, o + 64, l, 32);
-  }
-}
-
