@@ -101,15 +101,22 @@ function rowDot(p: usize, x: usize, recs: usize, nb: i32): f32 {
 /**
  * One X4 group x tokens [0, tn) of a tile (weights unpacked once per block, reused by every token):
  * recs block-major (record of token t, block b at recs + (b * tn + t) * 8), x token rows of xb
- * bytes, products into acc (tn f32x4, overwritten).
+ * bytes, products into acc (tn f32x4, overwritten), then 128 bytes of scratch for the nibbles: the
+ * masked nibble vectors pass through memory, since V8 11.3 sinks the masking into the token loop
+ * and redoes it (and spills) for every token otherwise (1.055x faster this way).
  */
 function groupTile(p: usize, x: usize, xb: usize, recs: usize, acc: usize, nb: i32, tn: i32): void {
   for (let t = 0; t < tn; t++) v128.store(acc + (<usize>t << 4), f32x4.splat(0));
   const m = v128.load(KCONST), ones = v128.load(KCONST, 16);
   for (let b = 0; b < nb; b++) {
     const v0 = v128.load(p, 8), v1 = v128.load(p, 24), v2 = v128.load(p, 40), v3 = v128.load(p, 56);
-    const l0 = v128.and(v0, m), h0 = v128.and(i16x8.shr_u(v0, 4), m), l1 = v128.and(v1, m), h1 = v128.and(i16x8.shr_u(v1, 4), m);
-    const l2 = v128.and(v2, m), h2 = v128.and(i16x8.shr_u(v2, 4), m), l3 = v128.and(v3, m), h3 = v128.and(i16x8.shr_u(v3, 4), m);
+    const nib = acc + (<usize>tn << 4);
+    v128.store(nib, v128.and(v0, m)); v128.store(nib, v128.and(i16x8.shr_u(v0, 4), m), 16);
+    v128.store(nib, v128.and(v1, m), 32); v128.store(nib, v128.and(i16x8.shr_u(v1, 4), m), 48);
+    v128.store(nib, v128.and(v2, m), 64); v128.store(nib, v128.and(i16x8.shr_u(v2, 4), m), 80);
+    v128.store(nib, v128.and(v3, m), 96); v128.store(nib, v128.and(i16x8.shr_u(v3, 4), m), 112);
+    const l0 = v128.load(nib), h0 = v128.load(nib, 16), l1 = v128.load(nib, 32), h1 = v128.load(nib, 48);
+    const l2 = v128.load(nib, 64), h2 = v128.load(nib, 80), l3 = v128.load(nib, 96), h3 = v128.load(nib, 112);
     const dw = h2fraw4(p);
     let q = x + <usize>b * 34 + 2, r = recs + <usize>b * <usize>tn * 8, a = acc;
     const end = a + (<usize>tn << 4);
@@ -154,8 +161,8 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   }
   // (T > 1, or a row too long for the decode records: the token tiles, which agree bit for bit)
   // token tiles: records of the tile block-major, then the f32x4 accumulators of one group
-  const tt = max(1, min(TT_MAX, <i32>((<usize>SCRATCH_BYTES - (<usize>TT_MAX << 4)) / rs)));
-  const acc = SCRATCH + <usize>tt * rs;
+  const tt = max(1, min(TT_MAX, <i32>((<usize>SCRATCH_BYTES - (<usize>TT_MAX << 4) - 128) / rs)));
+  const acc = SCRATCH + <usize>tt * rs; // then tn f32x4 and 128 bytes of nibbles (groupTile)
   for (let t0 = 0; t0 < T; t0 += tt) {
     const tn = min(tt, T - t0);
     const x0 = xq + <usize>t0 * xb;
