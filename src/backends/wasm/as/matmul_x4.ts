@@ -98,19 +98,32 @@ function rowDot(p: usize, x: usize, recs: usize, nb: i32): f32 {
   return acc;
 }
 
+/** Tile record of one activation block (34 bytes at q) at r (144 bytes): 8 splats, f32 d_x * 2^112, i32 8 * sum(x). */
+// @ts-ignore: decorator
+@inline function xrecT(q: usize, r: usize): void {
+  const a = v128.load(q, 2), b = v128.load(q, 18);
+  v128.store(r, i32x4.shuffle(a, a, 0, 0, 0, 0)); v128.store(r, i32x4.shuffle(b, b, 0, 0, 0, 0), 16);
+  v128.store(r, i32x4.shuffle(a, a, 1, 1, 1, 1), 32); v128.store(r, i32x4.shuffle(b, b, 1, 1, 1, 1), 48);
+  v128.store(r, i32x4.shuffle(a, a, 2, 2, 2, 2), 64); v128.store(r, i32x4.shuffle(b, b, 2, 2, 2, 2), 80);
+  v128.store(r, i32x4.shuffle(a, a, 3, 3, 3, 3), 96); v128.store(r, i32x4.shuffle(b, b, 3, 3, 3, 3), 112);
+  const s16 = i16x8.add(i16x8.extadd_pairwise_i8x16_s(a), i16x8.extadd_pairwise_i8x16_s(b));
+  store<f32>(r, h2fraw(q) * P112 * P112, 128);
+  store<i32>(r, hsumi(i32x4.extadd_pairwise_i16x8_s(s16)) << 3, 132);
+}
 /**
- * One X4 group x tokens [0, tn) of a tile (weights unpacked once per block, reused by every token):
- * recs block-major (record of token t, block b at recs + (b * tn + t) * 8), x token rows of xb
- * bytes, products into acc (tn f32x4, overwritten), then 128 bytes of scratch for the nibbles: the
- * masked nibble vectors pass through memory, since V8 11.3 sinks the masking into the token loop
- * and redoes it (and spills) for every token otherwise (1.055x faster this way).
+ * One X4 group x tokens [0, tn) of a tile over nb blocks from p (weights unpacked once per block,
+ * reused by every token): recs block-major (xrecT record of token t, block b at recs + (b * tn + t)
+ * * 144), products added to acc (tn f32x4). The masked nibble vectors pass through memory (nib,
+ * 128 bytes): V8 11.3 sinks the masking into the token loop and redoes it (and spills) for every
+ * token otherwise (1.055x). The activations come pre-splatted (plain loads, whose displacements V8
+ * folds; load32_splat at 8 displacements held 8 base registers and spilled them).
  */
-function groupTile(p: usize, x: usize, xb: usize, recs: usize, acc: usize, nb: i32, tn: i32): void {
-  for (let t = 0; t < tn; t++) v128.store(acc + (<usize>t << 4), f32x4.splat(0));
+function groupTile(p: usize, recs: usize, acc: usize, nib: usize, nb: i32, tn: i32): void {
   const m = v128.load(KCONST), ones = v128.load(KCONST, 16);
+  const end = acc + (<usize>tn << 4);
+  let r = recs;
   for (let b = 0; b < nb; b++) {
     const v0 = v128.load(p, 8), v1 = v128.load(p, 24), v2 = v128.load(p, 40), v3 = v128.load(p, 56);
-    const nib = acc + (<usize>tn << 4);
     v128.store(nib, v128.and(v0, m)); v128.store(nib, v128.and(i16x8.shr_u(v0, 4), m), 16);
     v128.store(nib, v128.and(v1, m), 32); v128.store(nib, v128.and(i16x8.shr_u(v1, 4), m), 48);
     v128.store(nib, v128.and(v2, m), 64); v128.store(nib, v128.and(i16x8.shr_u(v2, 4), m), 80);
@@ -118,20 +131,19 @@ function groupTile(p: usize, x: usize, xb: usize, recs: usize, acc: usize, nb: i
     const l0 = v128.load(nib), h0 = v128.load(nib, 16), l1 = v128.load(nib, 32), h1 = v128.load(nib, 48);
     const l2 = v128.load(nib, 64), h2 = v128.load(nib, 80), l3 = v128.load(nib, 96), h3 = v128.load(nib, 112);
     const dw = h2fraw4(p);
-    let q = x + <usize>b * 34 + 2, r = recs + <usize>b * <usize>tn * 8, a = acc;
-    const end = a + (<usize>tn << 4);
+    let a = acc;
     while (a < end) {
-      let s = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q), l0);
-      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 16), h0));
-      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 4), l1));
-      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 20), h1));
-      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 8), l2));
-      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 24), h2));
-      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 12), l3));
-      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(q, 28), h3));
-      const si = i32x4.sub(i32x4.dot_i16x8_s(s, ones), v128.load32_splat(r, 4));
-      v128.store(a, f32x4.relaxed_madd(f32x4.convert_i32x4_s(si), f32x4.mul(dw, v128.load32_splat(r)), v128.load(a)));
-      q += xb; r += 8; a += 16;
+      let s = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(r), l0);
+      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(r, 16), h0));
+      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(r, 32), l1));
+      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(r, 48), h1));
+      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(r, 64), l2));
+      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(r, 80), h2));
+      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(r, 96), l3));
+      s = i16x8.add(s, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(r, 112), h3));
+      const si = i32x4.sub(i32x4.dot_i16x8_s(s, ones), v128.load32_splat(r, 132));
+      v128.store(a, f32x4.relaxed_madd(f32x4.convert_i32x4_s(si), f32x4.mul(dw, v128.load32_splat(r, 128)), v128.load(a)));
+      r += 144; a += 16;
     }
     p += XB;
   }
@@ -147,7 +159,6 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   const rb = <usize>nb * 18, xb = <usize>nb * 34;
   const nFull = N & ~3;
   const g0 = n0 >> 2, g1 = (min(n1, nFull) + 3) >> 2;
-  const rs = <usize>nb * 8; // records of one token
   if (T == 1 && nb * 40 <= SCRATCH_BYTES) {
     for (let b = 0; b < nb; b++) xrec40(xq + <usize>b * 34, SCRATCH + <usize>b * 40);
     for (let g = g0; g < g1; g++) {
@@ -160,19 +171,27 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
     return;
   }
   // (T > 1, or a row too long for the decode records: the token tiles, which agree bit for bit)
-  // token tiles: records of the tile block-major, then the f32x4 accumulators of one group
-  const tt = max(1, min(TT_MAX, <i32>((<usize>SCRATCH_BYTES - (<usize>TT_MAX << 4) - 128) / rs)));
-  const acc = SCRATCH + <usize>tt * rs; // then tn f32x4 and 128 bytes of nibbles (groupTile)
-  for (let t0 = 0; t0 < T; t0 += tt) {
-    const tn = min(tt, T - t0);
+  // token tiles over K segments: the tile's records of the segment's blocks, then per group the
+  // f32 sums (carried in y between segments) through groupTile
+  const acc = SCRATCH, nib = acc + (<usize>TT_MAX << 4), recs = nib + 128;
+  for (let t0 = 0; t0 < T; t0 += TT_MAX) {
+    const tn = min(TT_MAX, T - t0);
     const x0 = xq + <usize>t0 * xb;
-    for (let t = 0; t < tn; t++) {
-      for (let b = 0; b < nb; b++) xrec(x0 + <usize>t * xb + <usize>b * 34, SCRATCH + ((<usize>b * <usize>tn + <usize>t) << 3));
-    }
-    for (let g = g0; g < g1; g++) {
-      groupTile(w + <usize>g * 4 * rb, x0, xb, SCRATCH, acc, nb, tn);
-      const n = g << 2;
-      for (let t = 0; t < tn; t++) storeRows(y + ((<usize>(t0 + t) * <usize>N + <usize>n) << 2), v128.load(acc + (<usize>t << 4)), n, n0, n1);
+    const S = min(nb, max(1, <i32>((<usize>SCRATCH_BYTES - (<usize>TT_MAX << 4) - 128) / (<usize>tn * 144))));
+    for (let b0 = 0; b0 < nb && g0 < g1; b0 += S) {
+      const b1 = min(nb, b0 + S);
+      for (let b = b0; b < b1; b++) {
+        for (let t = 0; t < tn; t++) xrecT(x0 + <usize>t * xb + <usize>b * 34, recs + (<usize>(b - b0) * <usize>tn + <usize>t) * 144);
+      }
+      for (let g = g0; g < g1; g++) {
+        const n = g << 2;
+        for (let t = 0; t < tn; t++) {
+          // lanes of rows outside [n0, n1) hold whatever y has and are never stored
+          v128.store(acc + (<usize>t << 4), b0 == 0 ? f32x4.splat(0) : v128.load(y + ((<usize>(t0 + t) * <usize>N + <usize>n) << 2)));
+        }
+        groupTile(w + <usize>g * 4 * rb + <usize>b0 * XB, recs, acc, nib, b1 - b0, tn);
+        for (let t = 0; t < tn; t++) storeRows(y + ((<usize>(t0 + t) * <usize>N + <usize>n) << 2), v128.load(acc + (<usize>t << 4)), n, n0, n1);
+      }
     }
     if (max(n0, nFull) < n1) {
       // tail rows: one token's records at a time, over the tile's (no longer needed) records
@@ -355,3 +374,4 @@ export function mm_q4_k_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   }
   if (max(n0, nFull) < n1) mm_q4_k(w, xq, y, K, N, max(n0, nFull), n1, T);
 }
+
