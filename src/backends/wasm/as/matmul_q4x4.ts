@@ -1,21 +1,21 @@
 // Q4_0 and Q4_K products over the X4 layouts (layout_x4.ts) with SIMD128 only: mm_q4_0_x4 and
-// mm_q4_k_x4 of the plain module build/wasm/kernels.wasm (the relaxed module has its own, matmul_x4.ts). Without an 8-bit
-// multiply-add, the nibbles are multiplied as int16 (i32x4.dot_i16x8_s, one pmaddwd).
+// mm_q4_k_x4 of the plain module build/wasm/kernels.wasm (the relaxed module has its own,
+// matmul_x4.ts). Without an 8-bit multiply-add, the nibbles are multiplied as int16
+// (i32x4.dot_i16x8_s, one pmaddwd).
 //
 // Arithmetic: per row, token and block the exact integer S_b = sum (q - 8) * x, then
 // y = sum over blocks, left to right in f32 from 0, of f32(S_b) * (d_w * d_x), no fused
 // multiply-add: decode and tiles agree bit for bit (the N % 4 tail rows go through mm_q4_0's decode).
 //
 // - Decode (T = 1): X4 vector k, read as 8 int16 lanes (lanes 2r, 2r+1 = row r's bytes 4k..4k+1,
-//   4k+2..4k+3), gives four int16 vectors with lane pairs in rows by shift and mask:
-//     v & 0xF        elements (4k, 4k+2)        (v >> 8) & 0xF   elements (4k+1, 4k+3)
-//     (v >> 4) & 0xF elements (16+4k, 18+4k)    v >> 12          elements (17+4k, 19+4k)
-//   The activation row is widened once per call (per K segment of the scratch) into records of
-//   those pairs as int16, each pair splatted to a whole vector (256 bytes per block: the products
-//   take their activations straight from memory, 1.2x faster than splatting by lane shuffles in
-//   the loop) and scaled so that three fields need only a mask (nib4); the products of a pair
-//   land in the row's i32 lane (pmaddwd), so no horizontal sums. The offset 8 is removed once per
-//   block as 8 * sum(x).
+//   4k+2..4k+3), gives four int16 fields with lane pairs in rows:
+//     v & 0x000F     elements (4k, 4k+2)            v & 0x0F00  256 x elements (4k+1, 4k+3)
+//     v & 0x00F0     16 x elements (16+4k, 18+4k)   v >> 12     elements (17+4k, 19+4k)
+//   The activation row is widened once per call into records of those pairs as int16, scaled
+//   by 256, 1, 16, 256 so that every product comes out x 256 (three fields need only a mask, one
+//   a shift, no shifts back), and the pairs of a vector are splatted in the loop by lane
+//   shuffles; the products of a pair land in the row's i32 lane (pmaddwd), so no horizontal
+//   sums. The offset 8 is removed once per block as 8 * sum(x).
 // - T > 1 (and rows too long for the decode records): common.ts tilesX4 with the nibbles split
 //   and offset per half block, the tiles of the Q8_0 X4 kernel.
 import { SCRATCH, SCRATCH_BYTES, KCONST, hsumi, h2fraw, h2fraw4, storeRows, tilesX4, unpackS, h2f4k, minsDot, dotPairs8 } from './common';
@@ -27,23 +27,34 @@ import { mm_q4_k } from './matmul_k';
 /** Bytes of one X4 block (4 rows x 32 weights). */
 // @ts-ignore: decorator
 @inline const XB: usize = 72;
-/** Decode records per K segment: 256 bytes of int16 pairs and 8 of f32 d_x * 2^112, i32 8 * sum(x) each. */
-// @ts-ignore: decorator
-@inline const SEG: i32 = SCRATCH_BYTES / 264;
 
 /**
- * Decode record of one activation block (34 bytes at q): the 16 activation pairs in nibble order
- * (see top) as int16 scaled to match the masked fields (x 256, x 1, x 16, x 256), each pair
- * splatted to a vector, at r (256 bytes); f32 d_x * 2^112 / 256 and i32 256 * 8 * sum(x) at d.
+ * Decode record of one activation block (34 bytes at q) at r (80 bytes): the 16 activation pairs
+ * in nibble order (see top) as int16 scaled to match the masked fields (x 256, x 1, x 16, x 256),
+ * the 4 pairs of X4 vector k in record vector k; f32 d_x * 2^112 / 256 at 64, i32 256 * 8 * sum(x)
+ * at 68.
  */
 // @ts-ignore: decorator
-@inline function q4rec(q: usize, r: usize, d: usize): void {
+@inline function q4rec(q: usize, r: usize): void {
   const xa = v128.load(q, 2), xh = v128.load(q, 18);
-  pairRecords(xa, xh, r);
+  const a = i8x16.shuffle(xa, xa, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
+  const b = i8x16.shuffle(xh, xh, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
+  const u = i32x4.shuffle(a, b, 0, 4, 1, 5), w = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  v128.store(r, scalePairs(i16x8.extend_low_i8x16_s(u)));
+  v128.store(r, scalePairs(i16x8.extend_high_i8x16_s(u)), 16);
+  v128.store(r, scalePairs(i16x8.extend_low_i8x16_s(w)), 32);
+  v128.store(r, scalePairs(i16x8.extend_high_i8x16_s(w)), 48);
   const s16 = i16x8.add(i16x8.extadd_pairwise_i8x16_s(xa), i16x8.extadd_pairwise_i8x16_s(xh));
-  store<f32>(d, h2fraw(q) * P112 * P112 * reinterpret<f32>(0x3B800000)); // * 2^-8
-  store<i32>(d, hsumi(i32x4.extadd_pairwise_i16x8_s(s16)) << 11, 4);
+  store<f32>(r, h2fraw(q) * P112 * P112 * reinterpret<f32>(0x3B800000), 64); // * 2^-8
+  store<i32>(r, hsumi(i32x4.extadd_pairwise_i16x8_s(s16)) << 11, 68);
 }
+/** The 4 int16 pairs (i32 lanes) of v scaled by 256, 1, 16, 256 (|x| <= 128: x * 256 fits int16). */
+// @ts-ignore: decorator
+@inline function scalePairs(v: v128): v128 {
+  const s8 = i16x8.shl(v, 8), s4 = i16x8.shl(v, 4);
+  return i32x4.shuffle(s8, i32x4.shuffle(v, s4, 1, 6, 1, 6), 0, 4, 5, 3);
+}
+
 /**
  * The records of 4 X4 vectors (256 bytes at r) from the activations of their low nibbles (lo: 16
  * bytes, 4 per vector) and high nibbles (hi): per 4 activations (4k..4k+3) the order 4k, 4k+2,
@@ -60,6 +71,18 @@ import { mm_q4_k } from './matmul_k';
   splat4(r + 128, i16x8.extend_low_i8x16_s(w));
   splat4(r + 192, i16x8.extend_high_i8x16_s(w));
 }
+/** pairRecords' pairs, scaled but not splatted: 64 bytes (one vector of 4 pairs per X4 vector). */
+// @ts-ignore: decorator
+@inline function pairVectors(xa: v128, xh: v128, r: usize): void {
+  const a = i8x16.shuffle(xa, xa, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
+  const b = i8x16.shuffle(xh, xh, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
+  const u = i32x4.shuffle(a, b, 0, 4, 1, 5), w = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  v128.store(r, scalePairs(i16x8.extend_low_i8x16_s(u)));
+  v128.store(r, scalePairs(i16x8.extend_high_i8x16_s(u)), 16);
+  v128.store(r, scalePairs(i16x8.extend_low_i8x16_s(w)), 32);
+  v128.store(r, scalePairs(i16x8.extend_high_i8x16_s(w)), 48);
+}
+
 /** The 4 pairs of v (i16x8), splatted and scaled: |x| <= 128, so x * 256 still fits int16. */
 // @ts-ignore: decorator
 @inline function splat4(r: usize, v: v128): void {
@@ -70,36 +93,55 @@ import { mm_q4_k } from './matmul_k';
 }
 
 /**
- * 256 x the integer products of X4 vector v (int16 view) with its 4 splatted, scaled activation
- * pairs at x: the fields by mask alone (v & 0x000F, v & 0x0F00 = 256 q, v & 0x00F0 = 16 q) and
- * one shift (v >> 12), two shifts fewer than shifting every field down (1.2-1.3x faster).
+ * Activation pair i (0..3) of an X4 vector whose records are at xp: compact (4 scaled pairs in one
+ * vector, splatted here by a lane shuffle) or pre-splatted (4 vectors).
  */
 // @ts-ignore: decorator
-@inline function nib4(v: v128, x: usize, m0: v128, m1: v128, m2: v128): v128 {
-  let s = i32x4.dot_i16x8_s(v128.and(v, m0), v128.load(x));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(v128.and(v, m2), v128.load(x, 16)));
-  s = i32x4.add(s, i32x4.dot_i16x8_s(v128.and(v, m1), v128.load(x, 32)));
-  return i32x4.add(s, i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), v128.load(x, 48)));
+@inline function pairAct(xp: usize, i: i32, compact: bool): v128 {
+  if (!compact) return v128.load(xp + (<usize>i << 4));
+  const xk = v128.load(xp);
+  if (i == 0) return i32x4.shuffle(xk, xk, 0, 0, 0, 0);
+  if (i == 1) return i32x4.shuffle(xk, xk, 1, 1, 1, 1);
+  if (i == 2) return i32x4.shuffle(xk, xk, 2, 2, 2, 2);
+  return i32x4.shuffle(xk, xk, 3, 3, 3, 3);
+}
+/** 256 x the products of the low-nibble fields of X4 vector v (elements 4k..4k+3) in the rows' i32 lanes. */
+// @ts-ignore: decorator
+@inline function loDots(v: v128, xp: usize, compact: bool, m0: v128, m2: v128): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(v128.and(v, m0), pairAct(xp, 0, compact)), i32x4.dot_i16x8_s(v128.and(v, m2), pairAct(xp, 1, compact)));
+}
+/** The same for the high-nibble fields (elements 16+4k.. of a Q4_0 block, the next sub-block of Q4_K). */
+// @ts-ignore: decorator
+@inline function hiDots(v: v128, xp: usize, compact: bool, m1: v128): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(v128.and(v, m1), pairAct(xp, 2, compact)), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), pairAct(xp, 3, compact)));
 }
 
 /**
- * One X4 group (4 rows) x one token over nb blocks from p: acc plus the f32x4 of the 4 rows' dot
- * products; x, d: q4rec records. 256 S_b is exact in f32 (|S_b| <= 32 * 8 * 128) and
+ * One X4 group (4 rows) x one token: f32x4 of the 4 rows' dot products; x: nb q4rec records. Per
+ * X4 vector the fields by mask alone (v & 0x000F, v & 0x0F00 = 256 q, v & 0x00F0 = 16 q) and one
+ * shift (v >> 12) against the record's pairs splatted by lane shuffles: each field lands, x 256,
+ * in its row's i32 lane. 256 S_b is exact in f32 (|S_b| <= 32 * 8 * 128) and
  * f32(256 S_b) * (d_w * d_x / 256) rounds as f32(S_b) * (d_w * d_x): the tiles' bits. One X4
- * vector per iteration of an inner loop that steps pointers (1.16x a loop indexed by k, whose
- * address arithmetic V8 redoes per iteration): with the block's four vectors in one straight
- * line V8 11.3 loads all of them first and spills 16 vectors.
+ * vector per iteration of an inner loop that steps pointers (1.16x a loop indexed by k; with the
+ * block's four vectors in one straight line V8 11.3 loads all of them first and spills 16).
+ * Records of 80 bytes per block keep a whole row's records in L1 (pre-splatted 256-byte records
+ * were 1.0-1.04x as fast at K = 1536 and 0.77x at K = 8960, where they spill to L2).
  */
-function groupDotQ4(p: usize, x: usize, d: usize, nb: i32, acc: v128): v128 {
+function groupDotQ4(p: usize, x: usize, nb: i32): v128 {
+  let acc = f32x4.splat(0);
   const end = p + <usize>nb * XB;
   const m0 = v128.load(KCONST, 208), m1 = v128.load(KCONST, 240), m2 = v128.load(KCONST, 256); // i16 0x000F, 0x00F0, 0x0F00
   while (p < end) {
-    let s = i32x4.sub(i32x4.splat(0), v128.load32_splat(d, 4));
+    let s = i32x4.sub(i32x4.splat(0), v128.load32_splat(x, 68));
     const pe = p + 64;
     let q = p, xq = x;
-    while (q < pe) { s = i32x4.add(s, nib4(v128.load(q, 8), xq, m0, m1, m2)); q += 16; xq += 64; }
-    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(h2fraw4(p), v128.load32_splat(d))));
-    p += XB; x += 256; d += 8;
+    while (q < pe) {
+      const v = v128.load(q, 8);
+      s = i32x4.add(s, i32x4.add(loDots(v, xq, true, m0, m2), hiDots(v, xq, true, m1)));
+      q += 16; xq += 16;
+    }
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(h2fraw4(p), v128.load32_splat(x, 64))));
+    p += XB; x += 80;
   }
   return acc;
 }
@@ -113,18 +155,10 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   const rb = <usize>nb * 18;
   const nFull = N & ~3;
   const g0 = n0 >> 2, g1 = (min(n1, nFull) + 3) >> 2;
-  if (T == 1) {
-    // K in segments of SEG blocks (records in scratch); the f32 sums carried over in y
-    const ds = SCRATCH + (<usize>SEG << 8);
-    for (let b0 = 0; b0 < nb; b0 += SEG) {
-      const sn = min(SEG, nb - b0);
-      for (let b = 0; b < sn; b++) q4rec(xq + <usize>(b0 + b) * 34, SCRATCH + (<usize>b << 8), ds + (<usize>b << 3));
-      for (let g = g0; g < g1; g++) {
-        const yg = y + (<usize>(g << 2) << 2);
-        // lanes of rows outside [n0, n1) hold whatever y has and are never stored
-        const acc = b0 == 0 ? f32x4.splat(0) : v128.load(yg);
-        storeRows(yg, groupDotQ4(w + <usize>g * 4 * rb + <usize>b0 * XB, SCRATCH, ds, sn, acc), g << 2, n0, n1);
-      }
+  if (T == 1 && nb * 80 <= SCRATCH_BYTES) {
+    for (let b = 0; b < nb; b++) q4rec(xq + <usize>b * 34, SCRATCH + <usize>b * 80);
+    for (let g = g0; g < g1; g++) {
+      storeRows(y + (<usize>(g << 2) << 2), groupDotQ4(w + <usize>g * 4 * rb, SCRATCH, nb), g << 2, n0, n1);
     }
   } else if (g0 < g1) {
     tilesX4(4, w, xq, y, K, N, n0, n1, g0, g1, T);
@@ -143,11 +177,12 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
 // Arithmetic (decode and tiles alike): per row, token and super-block the exact integers
 // isum = sum_j sc(j) * dot(j) and msum = sum_j m(j) * (bsums[2j] + bsums[2j+1]); then
 // A = sum over super-blocks, in order, of f32(isum) * (d * d_y), M likewise of f32(msum) * (dmin * d_y)
-// (f32 from 0, no fused multiply-add), y = A - M. A is carried in y between K segments and M
-// computed over all super-blocks with the last one, so decode and tiles agree bit for bit.
-// - Decode: the nibble fields of matmul_q4x4's Q4_0 decode (pairRecords, nib4's masks), the fields
-//   of sub-block 2c and 2c + 1 summed apart (x 256, exact), shifted back and scaled per row by
-//   i32x4.mul with the widened 6-bit scales once per chunk.
+// (f32 from 0, no fused multiply-add), y = A - M. The tiles carry A in y between K segments and
+// compute M over all super-blocks with the last one, so decode and tiles agree bit for bit.
+// - Decode: the nibble fields of the Q4_0 decode, the fields of sub-block 2c and 2c + 1 summed
+//   apart (x 256, exact), shifted back and scaled per row by i32x4.mul with the widened 6-bit
+//   scales once per chunk; activation records pre-splatted while short, compact past 12
+//   super-blocks (kIsumDecode).
 // - T > 1: per sub-block the nibbles widened to int16 and multiplied by the rows' scales
 //   (|q * sc| <= 945), regrouped into "4 rows x 2 weights" vectors, and 8 of them at a time run
 //   over a token tile against int16 records (the token loop of the Q8_0 tiles, sums kept in i32).
@@ -155,16 +190,22 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
 /** Bytes of one Q4_K X4 super-block (4 rows x 256 weights). */
 // @ts-ignore: decorator
 @inline const KB: usize = 576;
-/** Super-blocks per K segment of the decode records (2048 bytes each). */
-// @ts-ignore: decorator
-@inline const KSEG: i32 = SCRATCH_BYTES / 2048;
 
-/** Decode records of one Q8_K super-block (qs at q) at r: chunk c, vector k at r + 512c + 64k. */
+/**
+ * Decode records of one Q8_K super-block (qs at q) at r: chunk c, vector k at r + 512c + 64k
+ * (pre-splatted, 2 KB) or r + 128c + 16k (compact, 512 bytes; as q4rec's).
+ */
 // @ts-ignore: decorator
-@inline function kRecords(q: usize, r: usize): void {
+@inline function kRecords(q: usize, r: usize, compact: bool): void {
   for (let c: usize = 0; c < 4; c++) {
-    pairRecords(v128.load(q + (c << 6)), v128.load(q + (c << 6), 32), r + (c << 9));
-    pairRecords(v128.load(q + (c << 6), 16), v128.load(q + (c << 6), 48), r + (c << 9) + 256);
+    const rc = r + (c << (compact ? 7 : 9)), half: usize = compact ? 64 : 256;
+    if (compact) {
+      pairVectors(v128.load(q + (c << 6)), v128.load(q + (c << 6), 32), rc);
+      pairVectors(v128.load(q + (c << 6), 16), v128.load(q + (c << 6), 48), rc + half);
+    } else {
+      pairRecords(v128.load(q + (c << 6)), v128.load(q + (c << 6), 32), rc);
+      pairRecords(v128.load(q + (c << 6), 16), v128.load(q + (c << 6), 48), rc + half);
+    }
   }
 }
 
@@ -174,17 +215,16 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
  * vectors per iteration with pointer increments (1.1x faster than one; four were slower).
  */
 // @ts-ignore: decorator
-@inline function kChunk(vp: usize, xp: usize, scLo: v128, scHi: v128, m0: v128, m1: v128, m2: v128): v128 {
+@inline function kChunk(vp: usize, xp: usize, scLo: v128, scHi: v128, m0: v128, m1: v128, m2: v128, compact: bool): v128 {
   let lo = i32x4.splat(0), hi = i32x4.splat(0);
-  const vend = vp + 128;
+  const vend = vp + 128, rs: usize = compact ? 16 : 64;
   while (vp < vend) {
-    const v = v128.load(vp);
-    lo = i32x4.add(lo, i32x4.add(i32x4.dot_i16x8_s(v128.and(v, m0), v128.load(xp)), i32x4.dot_i16x8_s(v128.and(v, m2), v128.load(xp, 16))));
-    hi = i32x4.add(hi, i32x4.add(i32x4.dot_i16x8_s(v128.and(v, m1), v128.load(xp, 32)), i32x4.dot_i16x8_s(i16x8.shr_u(v, 12), v128.load(xp, 48))));
-    const v2 = v128.load(vp, 16);
-    lo = i32x4.add(lo, i32x4.add(i32x4.dot_i16x8_s(v128.and(v2, m0), v128.load(xp, 64)), i32x4.dot_i16x8_s(v128.and(v2, m2), v128.load(xp, 80))));
-    hi = i32x4.add(hi, i32x4.add(i32x4.dot_i16x8_s(v128.and(v2, m1), v128.load(xp, 96)), i32x4.dot_i16x8_s(i16x8.shr_u(v2, 12), v128.load(xp, 112))));
-    vp += 32; xp += 128;
+    const v = v128.load(vp), v2 = v128.load(vp, 16);
+    lo = i32x4.add(lo, loDots(v, xp, compact, m0, m2));
+    hi = i32x4.add(hi, hiDots(v, xp, compact, m1));
+    lo = i32x4.add(lo, loDots(v2, xp + rs, compact, m0, m2));
+    hi = i32x4.add(hi, hiDots(v2, xp + rs, compact, m1));
+    vp += 32; xp += rs << 1;
   }
   return i32x4.add(i32x4.mul(i32x4.shr_s(lo, 8), scLo), i32x4.mul(i32x4.shr_s(hi, 8), scHi));
 }
@@ -198,15 +238,41 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   return i32x4.extend_high_i16x8_u(i16x8.extend_high_i8x16_u(s));
 }
 
-/** isum of the 4 rows (lanes) of the group super-block at p against decode records x. */
-function kIsumDecode(p: usize, x: usize): v128 {
+/**
+ * isum of the 4 rows (lanes) of the group super-block at p against decode records x: pre-splatted
+ * (kRecords, 2 KB per super-block) or compact (512 bytes): the first are faster
+ * while a row's records stay in L1 (1.05-1.08x at K = 1536), the second past that (1.18-1.20x at
+ * K = 8960).
+ */
+// @ts-ignore: decorator
+@inline function kIsumDecode(p: usize, x: usize, compact: bool): v128 {
   const m0 = v128.load(KCONST, 208), m1 = v128.load(KCONST, 240), m2 = v128.load(KCONST, 256);
   const sA = unpackS(p, 0), sB = unpackS(p, 1);
-  let s = kChunk(p + 64, x, bytes4(sA, 0), bytes4(sA, 1), m0, m1, m2);
-  s = i32x4.add(s, kChunk(p + 192, x + 512, bytes4(sA, 2), bytes4(sA, 3), m0, m1, m2));
-  s = i32x4.add(s, kChunk(p + 320, x + 1024, bytes4(sB, 0), bytes4(sB, 1), m0, m1, m2));
-  return i32x4.add(s, kChunk(p + 448, x + 1536, bytes4(sB, 2), bytes4(sB, 3), m0, m1, m2));
+  const cs: usize = compact ? 128 : 512;
+  let s = kChunk(p + 64, x, bytes4(sA, 0), bytes4(sA, 1), m0, m1, m2, compact);
+  s = i32x4.add(s, kChunk(p + 192, x + cs, bytes4(sA, 2), bytes4(sA, 3), m0, m1, m2, compact));
+  s = i32x4.add(s, kChunk(p + 320, x + 2 * cs, bytes4(sB, 0), bytes4(sB, 1), m0, m1, m2, compact));
+  return i32x4.add(s, kChunk(p + 448, x + 3 * cs, bytes4(sB, 2), bytes4(sB, 3), m0, m1, m2, compact));
 }
+
+function kIsumS(p: usize, x: usize): v128 { return kIsumDecode(p, x, false); }
+function kIsumC(p: usize, x: usize): v128 { return kIsumDecode(p, x, true); }
+
+/** One group (4 rows) x one token over all nb super-blocks (records at SCRATCH): A - M. */
+// @ts-ignore: decorator
+@inline function kGroupDecode(p: usize, xq: usize, nb: i32, compact: bool): v128 {
+  let acc = f32x4.splat(0);
+  let q = p, x = xq;
+  const rs: usize = compact ? 512 : 2048;
+  for (let b = 0; b < nb; b++) {
+    const isum = compact ? kIsumC(q, SCRATCH + <usize>b * rs) : kIsumS(q, SCRATCH + <usize>b * rs);
+    acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(h2f4k(q), f32x4.splat(load<f32>(x)))));
+    q += KB; x += 292;
+  }
+  return f32x4.sub(acc, kMinsDecode(p, xq, nb));
+}
+function kGroupDecodeS(p: usize, xq: usize, nb: i32): v128 { return kGroupDecode(p, xq, nb, false); }
+function kGroupDecodeC(p: usize, xq: usize, nb: i32): v128 { return kGroupDecode(p, xq, nb, true); }
 
 /** i16x8 of the mins of sub-blocks 2jj, 2jj+1 for the 4 rows (lanes 2r, 2r+1 = row r), SIMD128 swizzle. */
 // @ts-ignore: decorator
@@ -341,24 +407,12 @@ export function mm_q4_k_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
   const gb = <usize>nb * KB, xb = <usize>nb * 292;
   const nFull = N & ~3;
   const g0 = n0 >> 2, g1 = (min(n1, nFull) + 3) >> 2;
-  if (T == 1) {
-    for (let b0 = 0; b0 < nb; b0 += KSEG) {
-      const b1 = min(nb, b0 + KSEG);
-      for (let b = b0; b < b1; b++) kRecords(xq + <usize>b * 292 + 4, SCRATCH + (<usize>(b - b0) << 11));
-      for (let g = g0; g < g1; g++) {
-        const yg = y + (<usize>(g << 2) << 2);
-        // lanes of rows outside [n0, n1) hold whatever y has and are never stored
-        let acc = b0 == 0 ? f32x4.splat(0) : v128.load(yg);
-        let p = w + <usize>g * gb + <usize>b0 * KB, x = xq + <usize>b0 * 292;
-        for (let b = b0; b < b1; b++) {
-          const isum = kIsumDecode(p, SCRATCH + (<usize>(b - b0) << 11));
-          acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(h2f4k(p), f32x4.splat(load<f32>(x)))));
-          p += KB; x += 292;
-        }
-        if (b1 == nb) acc = f32x4.sub(acc, kMinsDecode(w + <usize>g * gb, xq, nb));
-        storeRows(yg, acc, g << 2, n0, n1);
-      }
-    }
+  if (T == 1 && nb <= 12) {
+    for (let b = 0; b < nb; b++) kRecords(xq + <usize>b * 292 + 4, SCRATCH + (<usize>b << 11), false);
+    for (let g = g0; g < g1; g++) storeRows(y + (<usize>(g << 2) << 2), kGroupDecodeS(w + <usize>g * gb, xq, nb), g << 2, n0, n1);
+  } else if (T == 1 && (nb << 9) <= SCRATCH_BYTES) {
+    for (let b = 0; b < nb; b++) kRecords(xq + <usize>b * 292 + 4, SCRATCH + (<usize>b << 9), true);
+    for (let g = g0; g < g1; g++) storeRows(y + (<usize>(g << 2) << 2), kGroupDecodeC(w + <usize>g * gb, xq, nb), g << 2, n0, n1);
   } else if (g0 < g1) {
     tilesK4(w, xq, y, K, N, n0, n1, g0, g1, T);
   }
@@ -366,3 +420,5 @@ export function mm_q4_k_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
     for (let t = 0; t < T; t++) mm_q4_k(w, xq + <usize>t * xb, y + <usize>t * <usize>N * 4, K, N, max(n0, nFull), n1, 1);
   }
 }
+
+
