@@ -37,13 +37,7 @@ import { mm_q4_k } from './matmul_k';
 // @ts-ignore: decorator
 @inline function q4rec(q: usize, r: usize): void {
   const xa = v128.load(q, 2), xh = v128.load(q, 18);
-  const a = i8x16.shuffle(xa, xa, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
-  const b = i8x16.shuffle(xh, xh, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
-  const u = i32x4.shuffle(a, b, 0, 4, 1, 5), w = i32x4.shuffle(a, b, 2, 6, 3, 7);
-  v128.store(r, scalePairs(i16x8.extend_low_i8x16_s(u)));
-  v128.store(r, scalePairs(i16x8.extend_high_i8x16_s(u)), 16);
-  v128.store(r, scalePairs(i16x8.extend_low_i8x16_s(w)), 32);
-  v128.store(r, scalePairs(i16x8.extend_high_i8x16_s(w)), 48);
+  pairVectors(xa, xh, r, false);
   const s16 = i16x8.add(i16x8.extadd_pairwise_i8x16_s(xa), i16x8.extadd_pairwise_i8x16_s(xh));
   store<f32>(r, h2fraw(q) * P112 * P112 * reinterpret<f32>(0x3B800000), 64); // * 2^-8
   store<i32>(r, hsumi(i32x4.extadd_pairwise_i16x8_s(s16)) << 11, 68);
@@ -56,40 +50,31 @@ import { mm_q4_k } from './matmul_k';
 }
 
 /**
- * The records of 4 X4 vectors (256 bytes at r) from the activations of their low nibbles (lo: 16
- * bytes, 4 per vector) and high nibbles (hi): per 4 activations (4k..4k+3) the order 4k, 4k+2,
- * 4k+1, 4k+3, the low and high halves of each k side by side, widened: pairs (lo[4k], lo[4k+2]),
- * (lo[4k+1], lo[4k+3]), (hi[4k], hi[4k+2]), (hi[4k+1], hi[4k+3]) of vector k, splatted and scaled.
+ * The records of 4 X4 vectors at r from the activations of their low nibbles (xa: 16 bytes, 4 per
+ * vector) and high nibbles (xh): per 4 activations (4k..4k+3) the order 4k, 4k+2, 4k+1, 4k+3, the
+ * low and high halves of each k side by side, widened: pairs (xa[4k], xa[4k+2]),
+ * (xa[4k+1], xa[4k+3]), (xh[4k], xh[4k+2]), (xh[4k+1], xh[4k+3]) of vector k, scaled
+ * (scalePairs); compact: one vector of 4 pairs per X4 vector (64 bytes), else every pair splatted
+ * to a vector (256 bytes).
  */
 // @ts-ignore: decorator
-@inline function pairRecords(xa: v128, xh: v128, r: usize): void {
+@inline function pairVectors(xa: v128, xh: v128, r: usize, splat: bool): void {
   const a = i8x16.shuffle(xa, xa, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
   const b = i8x16.shuffle(xh, xh, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
   const u = i32x4.shuffle(a, b, 0, 4, 1, 5), w = i32x4.shuffle(a, b, 2, 6, 3, 7);
-  splat4(r, i16x8.extend_low_i8x16_s(u));
-  splat4(r + 64, i16x8.extend_high_i8x16_s(u));
-  splat4(r + 128, i16x8.extend_low_i8x16_s(w));
-  splat4(r + 192, i16x8.extend_high_i8x16_s(w));
+  storePairs(r, scalePairs(i16x8.extend_low_i8x16_s(u)), 0, splat);
+  storePairs(r, scalePairs(i16x8.extend_high_i8x16_s(u)), 1, splat);
+  storePairs(r, scalePairs(i16x8.extend_low_i8x16_s(w)), 2, splat);
+  storePairs(r, scalePairs(i16x8.extend_high_i8x16_s(w)), 3, splat);
 }
-/** pairRecords' pairs, scaled but not splatted: 64 bytes (one vector of 4 pairs per X4 vector). */
 // @ts-ignore: decorator
-@inline function pairVectors(xa: v128, xh: v128, r: usize): void {
-  const a = i8x16.shuffle(xa, xa, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
-  const b = i8x16.shuffle(xh, xh, 0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15);
-  const u = i32x4.shuffle(a, b, 0, 4, 1, 5), w = i32x4.shuffle(a, b, 2, 6, 3, 7);
-  v128.store(r, scalePairs(i16x8.extend_low_i8x16_s(u)));
-  v128.store(r, scalePairs(i16x8.extend_high_i8x16_s(u)), 16);
-  v128.store(r, scalePairs(i16x8.extend_low_i8x16_s(w)), 32);
-  v128.store(r, scalePairs(i16x8.extend_high_i8x16_s(w)), 48);
-}
-
-/** The 4 pairs of v (i16x8), splatted and scaled: |x| <= 128, so x * 256 still fits int16. */
-// @ts-ignore: decorator
-@inline function splat4(r: usize, v: v128): void {
-  v128.store(r, i16x8.shl(i32x4.shuffle(v, v, 0, 0, 0, 0), 8));
-  v128.store(r, i32x4.shuffle(v, v, 1, 1, 1, 1), 16);
-  v128.store(r, i16x8.shl(i32x4.shuffle(v, v, 2, 2, 2, 2), 4), 32);
-  v128.store(r, i16x8.shl(i32x4.shuffle(v, v, 3, 3, 3, 3), 8), 48);
+@inline function storePairs(r: usize, v: v128, k: usize, splat: bool): void {
+  if (!splat) { v128.store(r + (k << 4), v); return; }
+  const o = r + (k << 6);
+  v128.store(o, i32x4.shuffle(v, v, 0, 0, 0, 0));
+  v128.store(o, i32x4.shuffle(v, v, 1, 1, 1, 1), 16);
+  v128.store(o, i32x4.shuffle(v, v, 2, 2, 2, 2), 32);
+  v128.store(o, i32x4.shuffle(v, v, 3, 3, 3, 3), 48);
 }
 
 /**
@@ -199,13 +184,8 @@ export function mm_q4_0_x4(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i3
 @inline function kRecords(q: usize, r: usize, compact: bool): void {
   for (let c: usize = 0; c < 4; c++) {
     const rc = r + (c << (compact ? 7 : 9)), half: usize = compact ? 64 : 256;
-    if (compact) {
-      pairVectors(v128.load(q + (c << 6)), v128.load(q + (c << 6), 32), rc);
-      pairVectors(v128.load(q + (c << 6), 16), v128.load(q + (c << 6), 48), rc + half);
-    } else {
-      pairRecords(v128.load(q + (c << 6)), v128.load(q + (c << 6), 32), rc);
-      pairRecords(v128.load(q + (c << 6), 16), v128.load(q + (c << 6), 48), rc + half);
-    }
+    pairVectors(v128.load(q + (c << 6)), v128.load(q + (c << 6), 32), rc, !compact);
+    pairVectors(v128.load(q + (c << 6), 16), v128.load(q + (c << 6), 48), rc + half, !compact);
   }
 }
 
