@@ -316,6 +316,25 @@ for (const [mod, module] of MODULES) for (const type of MM_TYPES) {
   });
 }
 
+/**
+ * Run mm(y, n0, n1, tn) over every token tiling in `tilings` (tiles of tt tokens starting at
+ * px + t0 * xb, each with the rows cut at 5) into p1 and require the [T, N] result to equal
+ * `want` bit for bit; `what` names the compared values in the failure message.
+ */
+function assertTilings(w, mm, px, p1, xb, K, N, T, tilings, want, what, fillNaN = false) {
+  for (const tt of tilings) {
+    if (fillNaN) new Float32Array(w.memory.buffer, p1, T * N).fill(NaN);
+    for (let t0 = 0; t0 < T; t0 += tt) {
+      const tn = Math.min(tt, T - t0);
+      for (const [n0, n1] of [[0, 5], [5, N]]) mm(px + t0 * xb, p1 + t0 * N * 4, n0, n1, tn);
+    }
+    const got = new Float32Array(w.memory.buffer, p1, T * N);
+    for (let i = 0; i < T * N; i++) {
+      if (!Object.is(got[i], want[i])) assert.fail(`K=${K} tiles of ${tt}: ${what[0]}y[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, ${what[1]} ${want[i]}`);
+    }
+  }
+}
+
 // Q4_0 over the repacked X4 layout (both modules: relaxed SIMD in matmul_x4.ts, SIMD128 in
 // matmul_q4x4.ts): every tail length (N % 4), row ranges
 // that cut 4-row groups, T = 1 (decode), 2..8 (small batches) and > 64 (several prefill tiles)
@@ -360,16 +379,7 @@ for (const [mod, module] of MODULES) test(`mm_q8_0_x4 on repacked weights matche
     const py = w.alloc(T * N * 4), p1 = w.alloc(T * N * 4);
     w.ex.mm_q8_0(pg, px, py, K, N, 0, N, T);
     const want = new Float32Array(w.memory.buffer, py, T * N).slice();
-    for (const tt of [1, 3, 9, 64]) {
-      for (let t0 = 0; t0 < T; t0 += tt) {
-        const tn = Math.min(tt, T - t0);
-        for (const [n0, n1] of [[0, 5], [5, N]]) w.ex.mm_q8_0_x4(pw, px + t0 * rb, p1 + t0 * N * 4, K, N, n0, n1, tn);
-      }
-      const got = new Float32Array(w.memory.buffer, p1, T * N);
-      for (let i = 0; i < T * N; i++) {
-        if (!Object.is(got[i], want[i])) assert.fail(`K=${K} tiles of ${tt}: X4 y[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, ggml rows ${want[i]}`);
-      }
-    }
+    assertTilings(w, (x, y, n0, n1, tn) => w.ex.mm_q8_0_x4(pw, x, y, K, N, n0, n1, tn), px, p1, rb, K, N, T, [1, 3, 9, 64], want, ['X4 ', 'ggml rows']);
   }
 });
 
@@ -408,17 +418,7 @@ for (const [mod, module] of MODULES) test(`mm_q4_0_x4: decode, small batches and
     for (let r = 0; r < 3; r++) w.ex.mm_q4_0_x4(pw, px, py, K, N, 0, N, T);
     const full = new Float32Array(w.memory.buffer, py, T * N).slice();
     const rb = rowBytes(GGMLType.Q8_0, K);
-    for (const tt of [1, 3, 9, 64]) {
-      new Float32Array(w.memory.buffer, p1, T * N).fill(NaN);
-      for (let t0 = 0; t0 < T; t0 += tt) {
-        const tn = Math.min(tt, T - t0);
-        for (const [n0, n1] of [[0, 5], [5, N]]) w.ex.mm_q4_0_x4(pw, px + t0 * rb, p1 + t0 * N * 4, K, N, n0, n1, tn);
-      }
-      const got = new Float32Array(w.memory.buffer, p1, T * N);
-      for (let i = 0; i < T * N; i++) {
-        if (!Object.is(got[i], full[i])) assert.fail(`K=${K} tiles of ${tt}: y[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, whole call ${full[i]}`);
-      }
-    }
+    assertTilings(w, (x, y, n0, n1, tn) => w.ex.mm_q4_0_x4(pw, x, y, K, N, n0, n1, tn), px, p1, rb, K, N, T, [1, 3, 9, 64], full, ['', 'whole call'], true);
   }
 });
 
@@ -435,16 +435,7 @@ for (const [mod, module] of MODULES) {
       const full = new Float32Array(w.memory.buffer, py, T * N).slice();
       const rb = rowBytes(GGMLType.Q8_0, K);
       // token tiles of 1, 3 and 9 tokens (T = 1 decode, small batches, tiles), rows cut at 5
-      for (const tt of [1, 3, 9]) {
-        for (let t0 = 0; t0 < T; t0 += tt) {
-          const tn = Math.min(tt, T - t0);
-          for (const [n0, n1] of [[0, 5], [5, N]]) w.ex.mm_q8_0(pw, px + t0 * rb, p1 + t0 * N * 4, K, N, n0, n1, tn);
-        }
-        const got = new Float32Array(w.memory.buffer, p1, T * N);
-        for (let i = 0; i < T * N; i++) {
-          if (!Object.is(got[i], full[i])) assert.fail(`K=${K} tiles of ${tt}: y[${Math.floor(i / N)}, ${i % N}] = ${got[i]}, whole call ${full[i]}`);
-        }
-      }
+      assertTilings(w, (x, y, n0, n1, tn) => w.ex.mm_q8_0(pw, x, y, K, N, n0, n1, tn), px, p1, rb, K, N, T, [1, 3, 9], full, ['', 'whole call']);
     }
   });
 }
