@@ -307,6 +307,9 @@ const ATTNS = [
   { nHead: 6, nKv: 2, dk: 22, dv: 19, S: 9, pos: [0, 4, 7] },
   { nHead: 16, nKv: 1, dk: 192, dv: 128, S: 12, pos: [3, 0, 9] },
   { nHead: 8, nKv: 2, dk: 64, dv: 64, S: 200, pos: [150, 151, 152, 153, 154, 155, 156, 157] },
+  // decode (one token): the first head pair of each KV head reads rows ahead (ops.ts attnTwoHeads)
+  { nHead: 12, nKv: 2, dk: 128, dv: 128, S: 80, pos: [61] },
+  { nHead: 12, nKv: 2, dk: 128, dv: 128, S: 16, pos: [12] },
 ];
 for (const s of ATTNS) {
   row(`attention H=${s.nHead}/${s.nKv} dk=${s.dk} dv=${s.dv} S=${s.S} T=${s.pos.length}`,
@@ -401,6 +404,7 @@ const MLA_ATTNS = [
   { nHead: 4, dk: 40, dv: 32, S: 10, pos: [6] },
   { nHead: 4, dk: 40, dv: 32, S: 10, pos: [0, 3, 9, 5] },
   { nHead: 16, dk: 72, dv: 64, S: 140, pos: [100, 101, 102, 103, 104, 105] },
+  { nHead: 16, dk: 72, dv: 64, S: 140, pos: [133] },
 ];
 for (const s of MLA_ATTNS) {
   row(`attention vFromK H=${s.nHead}/1 dk=${s.dk} dv=${s.dv} S=${s.S} T=${s.pos.length}`,

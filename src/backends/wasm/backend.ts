@@ -707,12 +707,16 @@ export class WasmBackend implements Backend {
     const scStride = align(2 * (maxPos + 4) * 4);
     const sc = this.scratch(0, 'thr', scStride * this.threads);
     const pairs = T * nHead;
-    let ppc = this.split(pairs, pairs * (maxPos + 1) * (dk + dv), 1 << 15, 4);
+    // Chunks are claimed from the last (the most expensive under the causal rule: query t reads
+    // t + 1 rows) to the first (jobs.ts), about 8 per thread for a prompt so that the tail evens
+    // out; with 4 chunks in token order the thread that drew the last quarter of a 512-token prompt
+    // did 7 / 16 of the work and two threads ran 1.15x one.
+    let ppc = this.split(pairs, pairs * (maxPos + 1) * (dk + dv), 1 << 15, T > 1 ? 8 : 4);
     const group = nHead / nKvHead, kvGroups = T * nKvHead;
     if (ppc < pairs && group >= 2 && kvGroups >= this.threads) {
       // whole KV groups per chunk: each thread reads a KV head's rows from memory once and its
       // other heads find them in its own cache (decode: one KV head per thread)
-      ppc = group * Math.max(1, Math.floor(kvGroups / (2 * this.threads)));
+      ppc = group * Math.max(1, Math.floor(kvGroups / ((T > 1 ? 8 : 2) * this.threads)));
     } else if (ppc < pairs && ppc % 2 === 1 && group >= 2) {
       ppc++; // chunks keep head pairs together
     }

@@ -192,8 +192,9 @@ export class JobRunner {
       }
       case Op.ATTN: {
         // args: q, k, v, out, pos, nHead, nKv, dk, dv, pairsPerChunk, pairs, scBase, scStride, scale(f32), vHead
+        // chunk k counts from the end: later queries read more rows, so they go first
         const ppc = a[A + 9]!, pairs = a[A + 10]!;
-        const p0 = k * ppc, p1 = Math.min(pairs, p0 + ppc);
+        const p0 = (Math.ceil(pairs / ppc) - 1 - k) * ppc, p1 = Math.min(pairs, p0 + ppc);
         this.fn(0, 'attention_f32')(a[A]!, a[A + 1]!, a[A + 2]!, a[A + 3]!, a[A + 4]!, a[A + 5]!, a[A + 6]!,
           a[A + 7]!, a[A + 8]!, this.f32[A + 13]!, p0, p1, a[A + 11]! + this.tid * a[A + 12]!, a[A + 14]!);
         return;
