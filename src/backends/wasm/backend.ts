@@ -497,7 +497,9 @@ export class WasmBackend implements Backend {
     }
     const n = o.size;
     // chunks of a multiple of 16 elements keep every chunk on the SIMD path
-    let epc = this.split(n, n);
+    // swiglu costs an exp and a division per element: worth two threads from a few thousand
+    // (a decode step's 8960 took 49 us on the leader alone)
+    let epc = this.split(n, kind === Elt.SWIGLU ? n * 16 : n);
     if (epc < n) epc = Math.min(n, Math.ceil(epc / 16) * 16);
     const c = this.args, A = CTL.ARGS;
     c[A] = kind; c[A + 1] = this.in0(at, 'a'); c[A + 2] = bt ? this.in0(bt, 'b') : 0; c[A + 3] = o.ptr;

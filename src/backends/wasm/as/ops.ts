@@ -16,7 +16,9 @@ const LOG2E: f32 = 1.4426950408889634;
 /** exp of 4 lanes. Below -103.97 the result underflows to 0, above 88.72 it saturates near f32 max. */
 // @ts-ignore: decorator
 @inline function expv(x: v128): v128 {
-  x = f32x4.max(f32x4.min(x, f32x4.splat(88.72283)), f32x4.splat(-103.97208));
+  // pmin / pmax: one minps / maxps each (f32x4.min / max lower to 7 instructions for their NaN
+  // and signed-zero rules); NaN still propagates (the comparison is false and x is kept)
+  x = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.72283)), f32x4.splat(-103.97208));
   // round x * log2(e) to an integer n by adding 1.5 * 2^23 (f32 addition rounds to nearest even);
   // the low mantissa bits of z then hold n as an integer
   const z = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(12582912.0));
