@@ -310,22 +310,31 @@ const ATTNS = [
   // decode (one token): the first head pair of each KV head reads rows ahead (ops.ts attnTwoHeads)
   { nHead: 12, nKv: 2, dk: 128, dv: 128, S: 80, pos: [61] },
   { nHead: 12, nKv: 2, dk: 128, dv: 128, S: 16, pos: [12] },
+  // head-major caches [nKv, S, d] (nn/kv-cache.ts)
+  { nHead: 12, nKv: 2, dk: 128, dv: 128, S: 80, pos: [61], headMajor: true },
+  { nHead: 6, nKv: 2, dk: 22, dv: 19, S: 9, pos: [0, 4, 7], headMajor: true },
+  { nHead: 8, nKv: 2, dk: 64, dv: 64, S: 200, pos: [150, 151, 152, 153, 154, 155, 156, 157], headMajor: true },
 ];
 for (const s of ATTNS) {
-  row(`attention H=${s.nHead}/${s.nKv} dk=${s.dk} dv=${s.dv} S=${s.S} T=${s.pos.length}`,
+  row(`attention H=${s.nHead}/${s.nKv} dk=${s.dk} dv=${s.dv} S=${s.S} T=${s.pos.length}${s.headMajor ? ' head-major' : ''}`,
     (rand) => {
       const T = s.pos.length, maxPos = Math.max(...s.pos);
       const k = randF32(rand, s.S * s.nKv * s.dk, 1), v = randF32(rand, s.S * s.nKv * s.dv, 1);
+      // element offset of position j, KV head g
+      const at = (j, g, w) => (s.headMajor ? (g * s.S + j) * w : (j * s.nKv + g) * w);
       for (let j = maxPos + 1; j < s.S; j++) {
-        k.fill(1e4, j * s.nKv * s.dk, (j + 1) * s.nKv * s.dk);
-        v.fill(1e4, j * s.nKv * s.dv, (j + 1) * s.nKv * s.dv);
+        for (let g = 0; g < s.nKv; g++) {
+          k.fill(1e4, at(j, g, s.dk), at(j, g, s.dk) + s.dk);
+          v.fill(1e4, at(j, g, s.dv), at(j, g, s.dv) + s.dv);
+        }
       }
-      return { ...s, T, q: randF32(rand, T * s.nHead * s.dk, 1), k, v, vmax: maxAbs(v.subarray(0, (maxPos + 1) * s.nKv * s.dv)) };
+      return { ...s, T, q: randF32(rand, T * s.nHead * s.dk, 1), k, v, vmax: maxAbs(v.map((x) => (x === 1e4 ? 0 : x))) };
     },
     (be, d) => {
-      const q = f32(be, [d.T, d.nHead, d.dk], d.q), k = f32(be, [d.S, d.nKv, d.dk], d.k), v = f32(be, [d.S, d.nKv, d.dv], d.v);
+      const kvShape = (w) => (d.headMajor ? [d.nKv, d.S, w] : [d.S, d.nKv, w]);
+      const q = f32(be, [d.T, d.nHead, d.dk], d.q), k = f32(be, kvShape(d.dk), d.k), v = f32(be, kvShape(d.dv), d.v);
       const o = f32(be, [d.T, d.nHead, d.dv]);
-      be.attention(o, q, k, v, Int32Array.from(d.pos), { nHead: d.nHead, nKvHead: d.nKv, headDimK: d.dk, headDimV: d.dv, scale: 1 / Math.sqrt(d.dk) });
+      be.attention(o, q, k, v, Int32Array.from(d.pos), { nHead: d.nHead, nKvHead: d.nKv, headDimK: d.dk, headDimV: d.dv, scale: 1 / Math.sqrt(d.dk), headMajor: d.headMajor === true });
       const r = be.read(o);
       freeAll(be, q, k, v, o);
       return r;

@@ -560,10 +560,13 @@ for (const [mod, module] of MODULES) {
       const pq = w.put(new Uint8Array(f(T * nHead * dk).buffer)), pk = w.put(new Uint8Array(f(S * nKv * dk).buffer));
       const pv = w.put(new Uint8Array(f(S * nKv * dv).buffer)), pos = w.put(new Uint8Array(Int32Array.from(positions).buffer));
       const o1 = w.alloc(T * nHead * dv * 4), o2 = w.alloc(T * nHead * dv * 4), sc = w.alloc(2 * (S + 4) * 4);
-      w.ex.attention_f32(pq, pk, pv, o1, pos, nHead, nKv, dk, dv, 0.125, 0, T * nHead, sc, dv);
-      for (let p = 0; p < T * nHead; p++) w.ex.attention_f32(pq, pk, pv, o2, pos, nHead, nKv, dk, dv, 0.125, p, p + 1, sc, dv);
-      const a = new Float32Array(w.memory.buffer, o1, T * nHead * dv), b = new Float32Array(w.memory.buffer, o2, T * nHead * dv);
-      for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.fail(`H=${nHead}/${nKv} dk=${dk} dv=${dv}: out[${i}] ${a[i]} paired vs ${b[i]} alone`);
+      // a row per position (kRow, kHead, vRow, vHead) and head-major
+      for (const st of [[nKv * dk, dk, nKv * dv, dv], [dk, S * dk, dv, S * dv]]) {
+        w.ex.attention_f32(pq, pk, pv, o1, pos, nHead, nKv, dk, dv, 0.125, 0, T * nHead, sc, ...st);
+        for (let p = 0; p < T * nHead; p++) w.ex.attention_f32(pq, pk, pv, o2, pos, nHead, nKv, dk, dv, 0.125, p, p + 1, sc, ...st);
+        const a = new Float32Array(w.memory.buffer, o1, T * nHead * dv), b = new Float32Array(w.memory.buffer, o2, T * nHead * dv);
+        for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.fail(`H=${nHead}/${nKv} dk=${dk} dv=${dv} strides ${st}: out[${i}] ${a[i]} paired vs ${b[i]} alone`);
+      }
     }
   });
 }

@@ -88,13 +88,13 @@ export class DenseDecoder {
       up: b.allocF32([B, F], 'ws.up'),
       logits: b.allocF32([Math.min(B, LOGIT_CHUNK), V], 'ws.logits'),
     };
-    this.attnSpec = { nHead: H, nKvHead: cfg.nHeadKv, headDimK: dk, headDimV: dv, scale: cfg.attnScale };
+    this.attnSpec = { nHead: H, nKvHead: cfg.nHeadKv, headDimK: dk, headDimV: dv, scale: cfg.attnScale, headMajor: true };
     this.moe = cfg.moe ? new MoeFfn(b, cfg.moe.router, d, cfg.moe.nFFExpert, cfg.moe.nFFShared, B) : null;
   }
 
   newCache(capacity: number): KvCache {
     const { nLayer, nHeadKv, headDimK, headDimV } = this.cfg;
-    return new KvCache(this.b, { nLayer, kWidth: nHeadKv * headDimK, vWidth: nHeadKv * headDimV }, capacity);
+    return new KvCache(this.b, { nLayer, kWidth: nHeadKv * headDimK, vWidth: nHeadKv * headDimV, nKv: nHeadKv }, capacity);
   }
 
   /** Rows [0, T) of a workspace tensor as [T, ...inner]. */
@@ -152,15 +152,13 @@ export class DenseDecoder {
       items.forEach((it, s) => {
         const n = it.tokens.length;
         const o = offsets[s]!;
-        const rows = it.cache.rows(il, it.cache.length, n); // this sequence's new cache rows
-        b.copy(rows.k, b.view(this.ws.k, o * Hkv * dk, [n, Hkv * dk]));
-        b.copy(rows.v, b.view(this.ws.v, o * Hkv * dv, [n, Hkv * dv]));
-        const cap = it.cache.capacity;
+        // this sequence's new cache rows, then attention over the head-major cache
+        it.cache.write(il, it.cache.length, b.view(this.ws.k, o * Hkv * dk, [n, Hkv * dk]), b.view(this.ws.v, o * Hkv * dv, [n, Hkv * dv]));
         b.attention(
           b.view(this.ws.attn, o * H * dv, [n, H, dv]),
           b.view(this.ws.q, o * H * dk, [n, H, dk]),
-          b.view(it.cache.k[il]!, 0, [cap, Hkv, dk]), // [S, Hkv, dk]
-          b.view(it.cache.v[il]!, 0, [cap, Hkv, dv]), // [S, Hkv, dv]
+          it.cache.k[il]!, // [Hkv, S, dk]
+          it.cache.v[il]!, // [Hkv, S, dv]
           positions.subarray(o, o + n),
           this.attnSpec,
         );

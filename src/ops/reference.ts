@@ -386,13 +386,20 @@ export class ReferenceBackend implements Backend {
     const rowsOk = (t: Tensor, rows: number, width: number) => t.size === rows * width && (t.shape.length < 2 || t.shape[0] === rows);
     if (!rowsOk(q, T, H * dk)) throw new Error(`${op}: q ${desc(q)} is not [${T}, ${H}, ${dk}]`);
     if (!rowsOk(out, T, H * dv)) throw new Error(`${op}: out ${desc(out)} is not [${T}, ${H}, ${dv}]`);
-    const S = k.shape[0]!;
-    if (!rowsOk(k, S, Hkv * dk)) throw new Error(`${op}: k ${desc(k)} is not [S, ${Hkv}, ${dk}]`);
+    // head-major caches: [Hkv, S, d] (each KV head's rows contiguous); otherwise [S, Hkv, d]
+    const headMajor = spec.headMajor === true;
+    const S = Math.floor(k.size / (Hkv * dk));
+    const kvOk = (t: Tensor, width: number) => t.size === S * Hkv * width &&
+      (headMajor ? t.shape.length < 3 || (t.shape[0] === Hkv && t.shape[1] === S) : t.shape.length < 2 || t.shape[0] === S);
+    const kvShape = (width: number) => (headMajor ? `[${Hkv}, S, ${width}]` : `[S, ${Hkv}, ${width}]`);
+    if (!kvOk(k, dk)) throw new Error(`${op}: k ${desc(k)} is not ${kvShape(dk)}`);
     // MLA: values are the first dv elements of each key row (row stride dk, v ignored).
     const vFromK = spec.vFromK === true;
     if (vFromK && dv > dk) throw new Error(`${op}: vFromK needs headDimV ${dv} <= headDimK ${dk}`);
-    if (!vFromK && !rowsOk(v, S, Hkv * dv)) throw new Error(`${op}: v ${desc(v)} is not [${S}, ${Hkv}, ${dv}] (k has ${S} rows)`);
+    if (!vFromK && !kvOk(v, dv)) throw new Error(`${op}: v ${desc(v)} is not ${kvShape(dv)} (k has ${S} positions)`);
     const vsrc = vFromK ? ks : vs, vHead = vFromK ? dk : dv;
+    // element offset of position j of KV head g in a cache of row width w
+    const at = (j: number, g: number, w: number) => (headMajor ? (g * S + j) * w : (j * Hkv + g) * w);
     for (let t = 0; t < T; t++) {
       const p = positions[t]!;
       if (!Number.isInteger(p) || p < 0 || p >= S) throw new Error(`${op}: position ${p} is outside the cache of ${S} rows`);
@@ -408,7 +415,7 @@ export class ReferenceBackend implements Backend {
         const qo = (t * H + h) * dk;
         let mx = -Infinity;
         for (let j = 0; j < n; j++) {
-          const ko = (j * Hkv + kh) * dk;
+          const ko = at(j, kh, dk);
           let s = 0;
           for (let d = 0; d < dk; d++) s += qs[qo + d]! * ks[ko + d]!;
           sc[j] = s * scale;
@@ -418,7 +425,7 @@ export class ReferenceBackend implements Backend {
         for (let j = 0; j < n; j++) { sc[j] = Math.exp(sc[j]! - mx); sum += sc[j]!; }
         acc.fill(0);
         for (let j = 0; j < n; j++) {
-          const vo = (j * Hkv + kh) * vHead, pj = sc[j]! / sum;
+          const vo = at(j, kh, vHead), pj = sc[j]! / sum;
           for (let d = 0; d < dv; d++) acc[d] += pj * vsrc[vo + d]!;
         }
         res.set(acc, (t * H + h) * dv);

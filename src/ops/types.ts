@@ -60,6 +60,12 @@ export interface AttentionSpec {
    * may be the same tensor as `k`). Requires headDimV <= headDimK.
    */
   readonly vFromK?: boolean;
+  /**
+   * Cache layout. Absent / false: k [S, nKvHead, headDimK] and v [S, nKvHead, headDimV], a row
+   * per position. True: k [nKvHead, S, headDimK] and v [nKvHead, S, headDimV], each KV head's
+   * rows contiguous (a decode step then streams one block per KV head; nn/kv-cache.ts).
+   */
+  readonly headMajor?: boolean;
 }
 
 export interface MatmulJob {

@@ -693,9 +693,11 @@ export class WasmBackend implements Backend {
     const S = Math.floor(kt.size / (nKvHead * dk));
     // MLA latent cache: values are the first dv elements of each key row (v is ignored)
     const vFromK = spec.vFromK === true;
+    const headMajor = spec.headMajor === true;
     if (vFromK && dv > dk) throw new Error(`attention: vFromK needs headDimV ${dv} <= headDimK ${dk}`);
-    if (kt.size !== S * nKvHead * dk || (!vFromK && vt.size < S * nKvHead * dv)) {
-      throw new Error(`attention: caches ${kt.name} (${kt.size}) / ${vt.name} (${vt.size}) are not [S, ${nKvHead}, ${dk}/${dv}]`);
+    if (kt.size !== S * nKvHead * dk || (!vFromK && vt.size !== S * nKvHead * dv)) {
+      const shape = headMajor ? `[${nKvHead}, S, ${dk}/${dv}]` : `[S, ${nKvHead}, ${dk}/${dv}]`;
+      throw new Error(`attention: caches ${kt.name} (${kt.size}) / ${vt.name} (${vt.size}) are not ${shape}`);
     }
     let maxPos = 0;
     for (let i = 0; i < T; i++) {
@@ -728,7 +730,11 @@ export class WasmBackend implements Backend {
     c[A + 5] = nHead; c[A + 6] = nKvHead; c[A + 7] = dk; c[A + 8] = dv; c[A + 9] = ppc; c[A + 10] = pairs;
     c[A + 11] = sc; c[A + 12] = scStride;
     this.setF32(13, spec.scale);
-    c[A + 14] = vFromK ? dk : dv; // elements between v heads
+    // element strides between positions and between KV heads (ops.ts attention_f32)
+    const kRow = headMajor ? dk : nKvHead * dk, kHead = headMajor ? S * dk : dk;
+    c[A + 14] = kRow; c[A + 15] = kHead;
+    c[A + 16] = vFromK ? kRow : headMajor ? dv : nKvHead * dv;
+    c[A + 17] = vFromK ? kHead : headMajor ? S * dv : dv;
     this.pool.exec(Op.ATTN, Math.ceil(pairs / ppc));
   }
 

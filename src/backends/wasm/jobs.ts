@@ -191,12 +191,14 @@ export class JobRunner {
         return;
       }
       case Op.ATTN: {
-        // args: q, k, v, out, pos, nHead, nKv, dk, dv, pairsPerChunk, pairs, scBase, scStride, scale(f32), vHead
+        // args: q, k, v, out, pos, nHead, nKv, dk, dv, pairsPerChunk, pairs, scBase, scStride, scale(f32),
+        // kRow, kHead, vRow, vHead (element strides, ops.ts attention_f32)
         // chunk k counts from the end: later queries read more rows, so they go first
         const ppc = a[A + 9]!, pairs = a[A + 10]!;
         const p0 = (Math.ceil(pairs / ppc) - 1 - k) * ppc, p1 = Math.min(pairs, p0 + ppc);
         this.fn(0, 'attention_f32')(a[A]!, a[A + 1]!, a[A + 2]!, a[A + 3]!, a[A + 4]!, a[A + 5]!, a[A + 6]!,
-          a[A + 7]!, a[A + 8]!, this.f32[A + 13]!, p0, p1, a[A + 11]! + this.tid * a[A + 12]!, a[A + 14]!);
+          a[A + 7]!, a[A + 8]!, this.f32[A + 13]!, p0, p1, a[A + 11]! + this.tid * a[A + 12]!, a[A + 14]!, a[A + 15]!,
+          a[A + 16]!, a[A + 17]!);
         return;
       }
       default:
@@ -256,8 +258,8 @@ export class JobRunner {
       fns.get('swiglu_f32')?.(x, x + 1024, y, 250);
       fns.get('add_bias')?.(y, x, 60, 2);
       fns.get('rope_f32')?.(q, pos, 2, 2, 64, 0, 64, it & 1, inv, 1, sc);
-      fns.get('attention_f32')?.(q, kk, v, o, pos, 4, 2, 32, 32, 0.2, 0, 8, sc, 32);
-      fns.get('attention_f32')?.(q, kk, v, o, pos, 2, 2, 32, 32, 0.2, 0, 4, sc, 32); // one head per KV head
+      fns.get('attention_f32')?.(q, kk, v, o, pos, 4, 2, 32, 32, 0.2, 0, 8, sc, 64, 32, 64, 32);
+      fns.get('attention_f32')?.(q, kk, v, o, pos, 2, 2, 32, 32, 0.2, 0, 4, sc, 64, 32, 64, 32); // one head per KV head
     }
   }
 }

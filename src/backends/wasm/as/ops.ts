@@ -233,19 +233,21 @@ export function rope_f32(x: usize, pos: usize, T: i32, H: i32, headDim: i32, off
 
 /**
  * Causal attention for (token, head) pairs p = t * nHead + h in [p0, p1).
- * q [T, nHead, dk]; k [S, nKv, dk]; v [S, nKv, dv]; out [T, nHead, dv]; pos [T] i32.
+ * q [T, nHead, dk]; out [T, nHead, dv]; pos [T] i32. Key j of KV head g starts at element
+ * j * kRow + g * kHead of k (a row per position: kRow = nKv * dk, kHead = dk; head-major:
+ * kRow = dk, kHead = S * dk); values likewise with vRow / vHead (MLA passes v = k with the key
+ * strides, the values being the first dv elements of each key row).
  * Query t attends cache rows 0..pos[t]; head h reads kv head h / (nHead / nKv).
  * scores: scratch of at least max(pos) + 1 floats (one per thread). out must not alias q.
- * vHead: elements between consecutive v heads (dv; MLA passes v = k and vHead = dk so that the
- * values are the first dv elements of each key row, v then being [S, nKv, dk]).
  * Scores are taken 4 keys at a time (4 independent accumulators share each q load) and the
  * p.V sum keeps 16 output columns in registers across all keys, for instruction-level parallelism.
  */
 function attnHeads(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: i32, nKv: i32,
-                   dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize, vHead: i32): void {
+                   dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize,
+                   kRow: i32, kHead: i32, vRow: i32, vHead: i32): void {
   const group = nHead / nKv;
-  const kStride = <usize>nKv * <usize>dk * 4;
-  const vStride = <usize>nKv * <usize>vHead * 4;
+  const kStride = <usize>kRow * 4;
+  const vStride = <usize>vRow * 4;
   const dk4 = dk & ~3;
   const zero = f32x4.splat(0);
   const sc = f32x4.splat(scale);
@@ -255,7 +257,7 @@ function attnHeads(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: 
     const kvh = h / group;
     const n = load<i32>(pos + (<usize>t << 2)) + 1;
     const qr = q + <usize>p * <usize>dk * 4;
-    const kb = k + <usize>kvh * <usize>dk * 4;
+    const kb = k + <usize>kvh * <usize>kHead * 4;
     const vb = v + <usize>kvh * <usize>vHead * 4;
     // 1. scores[j] = scale * q.k_j
     let mv = f32x4.splat(-Infinity);
@@ -469,14 +471,15 @@ function attnTwoHeads(qa: usize, qb: usize, kb: usize, vb: usize, oa: usize, ob:
  * both give the same results. scores: per-thread scratch of at least 2 * (max(pos) + 4) floats.
  */
 export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usize, nHead: i32, nKv: i32,
-                              dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize, vHead: i32): void {
+                              dk: i32, dv: i32, scale: f32, p0: i32, p1: i32, scores: usize,
+                              kRow: i32, kHead: i32, vRow: i32, vHead: i32): void {
   const group = nHead / nKv;
   if (group < 2 || (dk & 3) != 0 || (dv & 15) != 0) {
-    attnHeads(q, k, v, out, pos, nHead, nKv, dk, dv, scale, p0, p1, scores, vHead);
+    attnHeads(q, k, v, out, pos, nHead, nKv, dk, dv, scale, p0, p1, scores, kRow, kHead, vRow, vHead);
     return;
   }
-  const kStride = <usize>nKv * <usize>dk * 4;
-  const vStride = <usize>nKv * <usize>vHead * 4;
+  const kStride = <usize>kRow * 4;
+  const vStride = <usize>vRow * 4;
   // one token per call (decode): the first head pair of each KV head touches the rows (AHEAD)
   const single = p1 - p0 <= nHead;
   let lastKv = -1;
@@ -487,13 +490,13 @@ export function attention_f32(q: usize, k: usize, v: usize, out: usize, pos: usi
     const kvh = h / group;
     if (p + 1 < p1 && h + 1 < nHead && (h + 1) / group == kvh) {
       const n = load<i32>(pos + (<usize>t << 2)) + 1;
-      attnTwoHeads(q + <usize>p * <usize>dk * 4, q + <usize>(p + 1) * <usize>dk * 4, k + <usize>kvh * <usize>dk * 4,
+      attnTwoHeads(q + <usize>p * <usize>dk * 4, q + <usize>(p + 1) * <usize>dk * 4, k + <usize>kvh * <usize>kHead * 4,
         v + <usize>kvh * <usize>vHead * 4, out + <usize>p * <usize>dv * 4, out + <usize>(p + 1) * <usize>dv * 4,
         n, dk, dv, kStride, vStride, scale, scores, scores + ((<usize>(n + 3) & ~3) << 2), single && kvh != lastKv);
       lastKv = kvh;
       p += 2;
     } else {
-      attnHeads(q, k, v, out, pos, nHead, nKv, dk, dv, scale, p, p + 1, scores, vHead);
+      attnHeads(q, k, v, out, pos, nHead, nKv, dk, dv, scale, p, p + 1, scores, kRow, kHead, vRow, vHead);
       p += 1;
     }
   }
