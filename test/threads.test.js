@@ -249,3 +249,22 @@ test('a helper whose first job is a threaded activation quantization instantiate
     backends.splice(backends.indexOf(be), 1);
   }
 });
+
+// Large weights and activations have their fresh pages faulted in (and zeroed) by all threads
+// (backend.ts touch): a weight holds exactly the bytes fill() wrote, and allocF32 returns zeros
+// even over memory that held data before.
+test('2-thread page touching: weights keep their bytes, large allocF32 is zeroed', async () => {
+  const be = await make({ threads: 2 });
+  const rand = mulberry32(77);
+  const bytes = randomBlocks(GGMLType.F32, 1536 * 1024, rand); // 6 MiB
+  const w = be.createWeight('w', GGMLType.F32, [1024, 1536], (d) => d.set(bytes));
+  sameBits(be.read(w), new Float32Array(bytes.buffer, bytes.byteOffset, 1536 * 1024), 'weight after touch');
+  const dirty = be.allocF32([2, 1 << 20], 'dirty'); // 8 MiB
+  be.write(dirty, new Float32Array(2 << 20).fill(3.5));
+  be.free(dirty);
+  const z = be.allocF32([2, 1 << 20], 'zeroed');
+  const r = be.read(z);
+  for (let i = 0; i < r.length; i++) if (r[i] !== 0) assert.fail(`allocF32: element ${i} is ${r[i]}, not 0`);
+  be.free(z);
+  be.free(w);
+});

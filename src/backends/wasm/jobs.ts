@@ -42,6 +42,7 @@ export const enum Op {
   ROPE = 8,
   ATTN = 9,
   WARM = 10, // each chunk warms every kernel on its thread's own scratch
+  TOUCH = 11, // fault in (zero: 1) the pages of fresh memory (args: arena, ptr, bytes, bytesPerChunk, zero)
 }
 
 export const enum Elt { ADD = 0, MUL = 1, SCALE = 2, SWIGLU = 3 }
@@ -143,6 +144,11 @@ export class JobRunner {
     switch (op) {
       case Op.EMPTY: return;
       case Op.WARM: this.warm(); return;
+      case Op.TOUCH: {
+        const bytes = a[A + 2]!, bpc = a[A + 3]!, o = k * bpc;
+        this.fn(a[A]!, a[A + 4] ? 'zero_bytes' : 'touch_pages')(a[A + 1]! + o, Math.min(bpc, bytes - o));
+        return;
+      }
       case Op.MATMUL: {
         // sub-job j owns chunks [first_j, first_{j+1}); its chunk covers rows [n0, n1) for all T tokens
         const nJobs = a[A]!;
