@@ -38,8 +38,9 @@ for (const spec of types) {
   const TA = Math.max(TP, 8); // activation rows: the warm-up runs T = 8
   const yOff = xOff + TA * xqb + 4096;
   const scratch = yOff + TA * N * 4 + 4096;
-  ex.set_scratch?.(scratch); // per-thread kernel scratch (decode planes); 0 disables that path
-  const end = scratch + 65536;
+  const sb = ex.scratch_bytes?.() ?? 0;
+  ex.set_scratch?.(scratch, sb); // per-thread kernel scratch (decode records, tile segments)
+  const end = scratch + sb;
   if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   const one = randomBlocks(type, N * K, rand);
   for (let c = 0; c < copies; c++) new Uint8Array(memory.buffer, base + c * wBytes, wBytes).set(one);

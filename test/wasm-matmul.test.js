@@ -38,7 +38,7 @@ function instantiate({ scratch = true, module = wasmModule } = {}) {
   const inst = new WebAssembly.Instance(module, { env: { memory } });
   // Per-thread kernel scratch right above the static data, as the backend lays it out.
   const hb = (inst.exports.heap_base() + 63) & ~63;
-  if (scratch) inst.exports.set_scratch(hb);
+  if (scratch) inst.exports.set_scratch(hb, inst.exports.scratch_bytes());
   const base = hb + inst.exports.scratch_bytes();
   let top = base;
   return {

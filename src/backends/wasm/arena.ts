@@ -52,16 +52,25 @@ export function scratchBytes(exports: WasmInstance['exports']): number {
 }
 
 /**
- * Point an instance's kernels at thread `slot`'s scratch (slot 0 = leader, helper i = i + 1).
- * Every thread has its own instance, so the module global holding the pointer is per thread.
+ * Per-thread scratch of an arena of `limitBytes`: what the module uses at most (256 KiB: the prefill
+ * tiles' K segments grow with it), but at most 1/16 of a small arena and at least 64 KiB.
  */
-export function setScratch(exports: WasmInstance['exports'], slot: number): void {
+export function scratchFor(exports: WasmInstance['exports'], limitBytes: number): number {
+  const max = scratchBytes(exports);
+  if (max === 0) return 0;
+  return Math.min(max, Math.max(64 << 10, Math.floor(limitBytes / 16 / PAGE) * PAGE));
+}
+
+/**
+ * Point an instance's kernels at thread `slot`'s scratch of `per` bytes (slot 0 = leader, helper
+ * i = i + 1). Every thread has its own instance, so the module globals holding it are per thread.
+ */
+export function setScratch(exports: WasmInstance['exports'], slot: number, per: number): void {
   const set = exports['set_scratch'];
   const hb = exports['heap_base'];
-  const per = scratchBytes(exports);
   if (typeof set !== 'function' || per === 0) return;
   const heapBase = typeof hb === 'function' ? Number((hb as () => number)()) >>> 0 : PAGE;
-  (set as (p: number) => void)(align(Math.max(heapBase, 1024)) + per * slot);
+  (set as (p: number, b: number) => void)(align(Math.max(heapBase, 1024)) + per * slot, per);
 }
 
 export function newMemoryInstance(module: WasmModule, maxPages: number): { memory: WasmMemory; instance: WasmInstance } {
@@ -93,6 +102,9 @@ export class Arena {
   /** Bytes of live blocks. */
   used = 0;
 
+  /** Per-thread kernel scratch bytes of this arena (scratchFor). */
+  readonly scratchBytes: number;
+
   constructor(readonly index: number, module: WasmModule, readonly limitBytes: number, scratchThreads = 1) {
     if (!(limitBytes >= PAGE && limitBytes <= MAX_ARENA_BYTES)) {
       throw new Error(`arena size ${limitBytes} must be between ${PAGE} and ${MAX_ARENA_BYTES} bytes`);
@@ -105,10 +117,11 @@ export class Arena {
     // Static data of the module (lookup tables) sits below heap_base; without the export keep 64 KiB clear.
     const heapBase = typeof hb === 'function' ? Number((hb as () => number)()) >>> 0 : PAGE;
     // Per-thread kernel scratch sits right above the static data; thread 0 (the leader) is here.
-    const scratch = scratchBytes(instance.exports);
+    const scratch = scratchFor(instance.exports, limitBytes);
+    this.scratchBytes = scratch;
     this.base = align(Math.max(heapBase, 1024)) + scratch * scratchThreads;
     if (this.base > limitBytes) throw new Error(`arena size ${limitBytes} is too small for ${scratchThreads} threads' scratch`);
-    setScratch(instance.exports, 0);
+    setScratch(instance.exports, 0, scratch);
     this.top = this.base;
     this.refresh();
   }

@@ -197,7 +197,7 @@ export class WasmBackend implements Backend {
   private openArena(): Arena {
     const a = new Arena(this.arenas.length, this.module, this.arenaBytes, this.pool.threads);
     this.arenas.push(a);
-    this.pool.addArena(a.index, a.memory, a.kernels);
+    this.pool.addArena(a.index, a.memory, a.kernels, a.scratchBytes);
     return a;
   }
 

@@ -56,10 +56,10 @@ export class ThreadPool {
   get helpers(): number { return this.workers.length; }
 
   /** Register arena `index` (leader instance) and hand its memory to every helper. */
-  addArena(index: number, memory: WasmMemory, ks: KernelSet): void {
+  addArena(index: number, memory: WasmMemory, ks: KernelSet, scratch: number): void {
     this.runner.addArena(index, ks);
     // helpers instantiate it when a job first names it (worker.ts drains the port synchronously)
-    for (const p of this.ports) p.postMessage({ index, memory });
+    for (const p of this.ports) p.postMessage({ index, memory, scratch });
   }
 
   /**

@@ -28,9 +28,9 @@ runner.onMissingArena = (index: number) => {
   while (!runner.arenas[index]) {
     const m = receiveMessageOnPort(init.port);
     if (!m) continue; // posted before the job was published; spin until it is visible
-    const { index: i, memory } = m.message as { index: number; memory: WasmMemory };
+    const { index: i, memory, scratch } = m.message as { index: number; memory: WasmMemory; scratch: number };
     const inst = new WA.Instance(init.module, kernelImports(init.module, memory));
-    setScratch(inst.exports, init.index + 1);
+    setScratch(inst.exports, init.index + 1, scratch);
     runner.addArena(i, kernelSet(inst.exports));
   }
 };

@@ -3,12 +3,16 @@
 
 /**
  * Per-thread kernel scratch (set once per instance by the backend through set_scratch: globals are
- * per instance, and every thread has its own instance). SCRATCH_BYTES are reserved per thread.
+ * per instance, and every thread has its own instance): SCRATCH_BYTES at SCRATCH, at most
+ * SCRATCH_MAX. The prefill tiles cut K into segments whose activation records fill the scratch;
+ * 256 KiB measured 1.05-1.17x of 64 KiB for the Q4_0 tiles (longer contiguous weight runs per
+ * group), so the backend gives arenas that much unless they are tiny (arena.ts scratchFor).
  */
 export let SCRATCH: usize = 0;
+export let SCRATCH_BYTES: i32 = 0;
 // @ts-ignore: decorator
-@inline export const SCRATCH_BYTES: i32 = 65536;
-export function setScratch(p: usize): void { SCRATCH = p; }
+@inline export const SCRATCH_MAX: i32 = 262144;
+export function setScratch(p: usize, bytes: i32): void { SCRATCH = p; SCRATCH_BYTES = min(bytes, SCRATCH_MAX); }
 
 /**
  * Constant vectors in static memory (the module's data segment: the same bytes written by every

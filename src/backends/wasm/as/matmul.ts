@@ -14,7 +14,7 @@
 // load and widening is shared by 4 rows; Q4_0 decode reads one row per pass (two rows sharing the
 // plane loads measured slower from DRAM; cpu-kernels.md measured 4 separate row streams as a
 // DRAM-prefetch trap).
-import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, KCONST, setScratch, q8HalfTokens, q8SegmentRecords } from './common';
+import { h2f, h2f_lo, h2f_hi, hsum, hsumi, dot8, dotu8, SCRATCH, SCRATCH_BYTES, SCRATCH_MAX, KCONST, setScratch, q8HalfTokens, q8SegmentRecords } from './common';
 
 /** Tokens per tile for T > 1. */
 // @ts-ignore: decorator
@@ -279,8 +279,9 @@ export function mm_bf16(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
 // planes, minus 8*sum(x) (precomputed per block) = sum((q-8)*x) exactly.
 
 /** Bytes of scratch each thread needs (the backend reserves this much per thread per arena). */
-export function scratch_bytes(): i32 { return SCRATCH_BYTES; }
-export function set_scratch(p: usize): void { setScratch(p); }
+/** The most per-thread scratch the kernels use (set_scratch may give less: at least 64 KiB). */
+export function scratch_bytes(): i32 { return SCRATCH_MAX; }
+export function set_scratch(p: usize, bytes: i32): void { setScratch(p, bytes); }
 
 /** Activation plane record per block: x[0..7], x[8..15], x[16..23], x[24..31] as i16x8, 8*pair sums, d_x. */
 // @ts-ignore: decorator
