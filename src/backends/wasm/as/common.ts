@@ -6,7 +6,8 @@
  * per instance, and every thread has its own instance): SCRATCH_BYTES at SCRATCH, at most
  * SCRATCH_MAX. The prefill tiles cut K into segments whose activation records fill the scratch;
  * 256 KiB measured 1.05-1.17x of 64 KiB for the Q4_0 tiles (longer contiguous weight runs per
- * group), so the backend gives arenas that much unless they are tiny (arena.ts scratchFor).
+ * group), so the backend gives arenas that much unless they are tiny (arena.ts scratchFor). The
+ * kernels size their regions from SCRATCH_BYTES and need at least 64 KiB.
  */
 export let SCRATCH: usize = 0;
 export let SCRATCH_BYTES: i32 = 0;
