@@ -322,12 +322,20 @@ export class WasmBackend implements Backend {
     const K = t.inner, R = t.size / K;
     if (R < 4 || (t.shape.length > 2 && t.shape[t.shape.length - 2]! % 4 !== 0)) return;
     const rb = rowBytes(t.type, K);
-    const tmp = this.scratch(t.arena, 'repack', 4 * rb);
     // groups per call bounded so one call stays short (no long first call in the baseline tier)
     const x = this.x4Types.get(t.type)!;
-    const f = this.pool.runner.fn(t.arena, x.repack);
     const G = R >> 2, step = Math.max(1, Math.floor((1 << 20) / (4 * rb)));
-    for (let g = 0; g < G; g += step) f(t.ptr + g * 4 * rb, tmp, K / x.blk, Math.min(step, G - g));
+    if (this.threads > 1 && G >= 4 * this.threads && 4 * rb <= this.arenas[t.arena]!.scratchBytes) {
+      // groups are independent: all threads, each rearranging through its own kernel scratch
+      const gpc = Math.max(1, Math.min(step, Math.ceil(G / (4 * this.threads))));
+      const c = this.args, A = CTL.ARGS;
+      c[A] = t.arena; c[A + 1] = t.ptr; c[A + 2] = rb; c[A + 3] = K / x.blk; c[A + 4] = G; c[A + 5] = gpc; c[A + 6] = t.type;
+      this.pool.exec(Op.REPACK, Math.ceil(G / gpc));
+    } else {
+      const tmp = this.scratch(t.arena, 'repack', 4 * rb);
+      const f = this.pool.runner.fn(t.arena, x.repack);
+      for (let g = 0; g < G; g += step) f(t.ptr + g * 4 * rb, tmp, K / x.blk, Math.min(step, G - g));
+    }
     t.x4 = true;
   }
 

@@ -43,6 +43,7 @@ export const enum Op {
   ATTN = 9,
   WARM = 10, // each chunk warms every kernel on its thread's own scratch
   TOUCH = 11, // fault in (zero: 1) the pages of fresh memory (args: arena, ptr, bytes, bytesPerChunk, zero)
+  REPACK = 12, // X4 repack of a weight's 4-row groups (args: arena, ptr, rowBytes, blocksPerRow, groups, groupsPerChunk, type)
 }
 
 export const enum Elt { ADD = 0, MUL = 1, SCALE = 2, SWIGLU = 3 }
@@ -144,6 +145,13 @@ export class JobRunner {
     switch (op) {
       case Op.EMPTY: return;
       case Op.WARM: this.warm(); return;
+      case Op.REPACK: {
+        // each thread's own kernel scratch holds the group being rearranged
+        const G = a[A + 4]!, gpc = a[A + 5]!, g0 = k * gpc, rb = a[A + 2]!;
+        const tmp = this.fn(a[A]!, 'scratch_ptr')() as number;
+        this.fn(a[A]!, `repack_${typeName(a[A + 6]! as GGMLType).toLowerCase()}_x4`)(a[A + 1]! + g0 * 4 * rb, tmp, a[A + 3]!, Math.min(gpc, G - g0));
+        return;
+      }
       case Op.TOUCH: {
         const bytes = a[A + 2]!, bpc = a[A + 3]!, o = k * bpc;
         this.fn(a[A]!, a[A + 4] ? 'zero_bytes' : 'touch_pages')(a[A + 1]! + o, Math.min(bpc, bytes - o));

@@ -282,6 +282,8 @@ export function mm_bf16(w: usize, xq: usize, y: usize, K: i32, N: i32, n0: i32, 
 /** The most per-thread scratch the kernels use (set_scratch may give less: at least 64 KiB). */
 export function scratch_bytes(): i32 { return SCRATCH_MAX; }
 export function set_scratch(p: usize, bytes: i32): void { setScratch(p, bytes); }
+/** This instance's (thread's) scratch address (jobs that hand it to kernels as a buffer). */
+export function scratch_ptr(): usize { return SCRATCH; }
 
 /** Activation plane record per block: x[0..7], x[8..15], x[16..23], x[24..31] as i16x8, 8*pair sums, d_x. */
 // @ts-ignore: decorator
